@@ -1,0 +1,47 @@
+# Huifang: `make demo` runs the app with demo data; `make test` runs the whole suite.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app app
+STAMP  := $(VENV)/.installed
+PORT   ?= 5000
+# PostgreSQL runs beside SQLite in `make test` (set TEST_PG= to skip it on a machine without one).
+TEST_PG ?= postgresql://postgres@127.0.0.1:5432/huifang_test
+
+.PHONY: demo install test test-sqlite test-pg lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+	./scripts/system-deps.sh runtime
+
+demo: install
+	@rm -f instance/huifang.db
+	$(FLASK) init-db
+	$(FLASK) seed-demo
+	@echo "Starting the scheduler and the web app on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; $(FLASK) scheduler & $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP)
+	./scripts/system-deps.sh test
+	$(VENV)/bin/ruff check .
+	$(MAKE) test-sqlite
+	@if [ -n "$(TEST_PG)" ]; then ./scripts/postgres-up.sh && $(MAKE) test-pg; fi
+
+test-sqlite: $(STAMP)
+	$(VENV)/bin/pytest -n 2 -q
+
+test-pg: $(STAMP)
+	TEST_DATABASE_URL=$(TEST_PG) $(VENV)/bin/pytest -n 2 -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

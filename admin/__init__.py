@@ -1,0 +1,1 @@
+"""Administration: rules, staff accounts, API keys, questionnaires, audit log, retention."""

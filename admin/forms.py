@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    FloatField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, ValidationError
+
+from core.accounts import ROLES
+from tickets.models import TICKET_KINDS
+
+
+class Checkboxes(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").replace(",", "\n").splitlines() if line.strip()]
+
+
+class RulesForm(FlaskForm):
+    invitation_delay_hours = FloatField(_l("Invitation delay after handling (hours)"), validators=[NumberRange(0, 240)])
+    quiet_hours_start = IntegerField(_l("Invitations allowed from (hour, customer local time)"), validators=[NumberRange(0, 23)])
+    quiet_hours_end = IntegerField(_l("Invitations allowed until (hour)"), validators=[NumberRange(1, 24)])
+    cap_days = IntegerField(_l("At most one invitation per customer every (days)"), validators=[NumberRange(0, 365)])
+    reminder_after_hours = FloatField(_l("Reminder if not answered after (hours, 0 = none)"), validators=[NumberRange(0, 720)])
+    link_expiry_days = IntegerField(_l("Survey link expires after (days)"), validators=[NumberRange(1, 90)])
+    survey_kinds = Checkboxes(_l("Ticket kinds that get a survey"), choices=[(k, k) for k in TICKET_KINDS])
+    callback_kinds = Checkboxes(_l("Ticket kinds that get a post-handling callback (complaints always do)"),
+                                choices=[(k, k) for k in TICKET_KINDS if k != "complaint"])
+    channel_order = StringField(_l("Channel order when the customer has no preference"), validators=[DataRequired()])
+    deadline_post_handling_hours = FloatField(_l("Post-handling callback within (hours)"), validators=[NumberRange(1, 720)])
+    deadline_complaint_accept_hours = FloatField(_l("Complaint accepted within (hours)"), validators=[NumberRange(1, 720)])
+    deadline_complaint_investigate_hours = FloatField(_l("Complaint investigated within (hours)"), validators=[NumberRange(1, 720)])
+    deadline_complaint_feedback_working_days = IntegerField(_l("Complaint result fed back within (working days)"), validators=[NumberRange(1, 30)])
+    deadline_detractor_hours = FloatField(_l("Unhappy respondent follow-up within (hours)"), validators=[NumberRange(1, 720)])
+    holidays = TextAreaField(_l("Holidays (one ISO date per line)"))
+    retry_max_attempts = IntegerField(_l("Call attempts before 'unreachable'"), validators=[NumberRange(1, 10)])
+    retry_gap_hours = FloatField(_l("Hours between attempts"), validators=[NumberRange(0, 72)])
+    escalation_interval_hours = FloatField(_l("Escalate again after (hours)"), validators=[NumberRange(1, 720)])
+    supervisor_emails = TextAreaField(_l("Supervisors notified of escalations (e-mails)"))
+    manager_emails = TextAreaField(_l("Managers who receive scheduled reports (e-mails)"))
+    retention_months = IntegerField(_l("Anonymise responses older than (months, 0 = never)"), validators=[NumberRange(0, 120)])
+
+    def validate_quiet_hours_end(self, field):
+        if self.quiet_hours_start.data is not None and field.data <= self.quiet_hours_start.data:
+            raise ValidationError(_l("must be later than the start hour"))
+
+    def validate_channel_order(self, field):
+        if not _lines(field.data) or any(c not in ("sms", "voice", "email") for c in _lines(field.data)):
+            raise ValidationError(_l("use sms, voice and email, separated by commas"))
+
+    def validate_holidays(self, field):
+        for line in _lines(field.data):
+            try:
+                date.fromisoformat(line)
+            except ValueError as exc:
+                raise ValidationError(_l("%(value)s is not a date like 2026-10-01", value=line)) from exc
+
+    def _validate_emails(self, field):
+        for line in _lines(field.data):
+            if "@" not in line or " " in line:
+                raise ValidationError(_l("%(value)s is not an e-mail address", value=line))
+
+    validate_supervisor_emails = _validate_emails
+    validate_manager_emails = _validate_emails
+
+    LIST_FIELDS = ("channel_order", "holidays", "supervisor_emails", "manager_emails")
+
+    def to_rules(self) -> dict:
+        rules = {}
+        for name, field in self._fields.items():
+            if name == "csrf_token":
+                continue
+            rules[name] = _lines(field.data) if name in self.LIST_FIELDS else field.data
+        return rules
+
+    def load(self, rules: dict) -> None:
+        for name, field in self._fields.items():
+            if name in rules:
+                field.data = "\n".join(rules[name]) if name in self.LIST_FIELDS else rules[name]
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(min=8, max=128)])
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField(_l("Which system uses this key"), validators=[DataRequired(), Length(max=120)])
+
+
+class QuestionnaireForm(FlaskForm):
+    definition = TextAreaField(_l("Definition (YAML)"), validators=[DataRequired(), Length(max=100_000)])

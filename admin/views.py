@@ -1,0 +1,121 @@
+"""Admin pages: rules, staff, API keys, questionnaires, audit log."""
+from __future__ import annotations
+
+import yaml
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from admin.forms import ApiKeyForm, QuestionnaireForm, RulesForm, UserForm
+from core.accounts import ApiKey, AuditEvent, User, audit, create_user, issue_api_key
+from core.auth import role_required
+from core.db import db, utcnow
+from core.settings import get_rules, save_rules
+from surveys.definition import DefinitionError
+from surveys.models import Questionnaire
+from surveys.services import import_questionnaire
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@role_required("admin")
+def rules():
+    form = RulesForm()
+    if form.validate_on_submit():
+        changed = save_rules(form.to_rules())
+        if changed:
+            audit("change_rules", "rules", changes={k: [old, new] for k, (old, new) in changed.items()})
+        db.session.commit()
+        flash(_("Rules saved.") if changed else _("Nothing changed."), "success")
+        return redirect(url_for(".rules")), 303
+    if not form.is_submitted():
+        form.load(get_rules())
+    return render_template("admin/rules.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required("admin")
+def users():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(form.email.data, form.name.data, form.role.data, form.password.data)
+            audit("create_user", f"user:{user.id}", role=user.role)
+            db.session.commit()
+            flash(_("Account created."), "success")
+            return redirect(url_for(".users")), 303
+        except ValueError as exc:
+            form.email.errors.append(str(exc))
+    return render_template("admin/users.html", form=form,
+                           users=db.session.scalars(select(User).order_by(User.email)).all())
+
+
+@bp.post("/users/<int:user_id>/toggle")
+@role_required("admin")
+def toggle_user(user_id: int):
+    user = db.get_or_404(User, user_id)
+    if user.id == current_user.id:
+        flash(_("You cannot deactivate yourself."), "error")
+    else:
+        user.active = not user.active
+        audit("activate_user" if user.active else "deactivate_user", f"user:{user.id}")
+        db.session.commit()
+    return redirect(url_for(".users")), 303
+
+
+@bp.route("/api-keys", methods=["GET", "POST"])
+@role_required("admin")
+def api_keys():
+    form = ApiKeyForm()
+    secret = None
+    if form.validate_on_submit():
+        key, secret = issue_api_key(form.name.data, current_user)
+        audit("create_api_key", f"api_key:{key.id}", name=key.name)
+        db.session.commit()
+    keys = db.session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())).all()
+    return render_template("admin/api_keys.html", form=form, keys=keys, secret=secret)
+
+
+@bp.post("/api-keys/<int:key_id>/revoke")
+@role_required("admin")
+def revoke_api_key(key_id: int):
+    key = db.get_or_404(ApiKey, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit("revoke_api_key", f"api_key:{key.id}", name=key.name)
+        db.session.commit()
+        flash(_("Key revoked."), "success")
+    return redirect(url_for(".api_keys")), 303
+
+
+@bp.route("/questionnaires", methods=["GET", "POST"])
+@role_required("admin")
+def questionnaires():
+    form = QuestionnaireForm()
+    if form.validate_on_submit():
+        try:
+            version, created = import_questionnaire(yaml.safe_load(form.definition.data))
+            if created:
+                audit("questionnaire_version", f"questionnaire:{version.questionnaire.key}",
+                      version=version.number)
+                db.session.commit()
+            flash(_("Saved as version %(n)s.", n=version.number) if created else _("Nothing changed."), "success")
+            return redirect(url_for(".questionnaires")), 303
+        except (DefinitionError, yaml.YAMLError, AttributeError, TypeError, KeyError) as exc:
+            db.session.rollback()
+            form.definition.errors.append(str(exc))
+    items = db.session.scalars(select(Questionnaire).order_by(Questionnaire.key)).all()
+    if not form.is_submitted() and items:
+        latest = items[0].versions[-1]
+        form.definition.data = yaml.safe_dump(latest.definition, allow_unicode=True, sort_keys=False)
+    return render_template("admin/questionnaires.html", form=form, items=items), 400 if form.errors else 200
+
+
+@bp.route("/audit")
+@role_required("admin")
+def audit_log():
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)).all()
+    names = {u.id: u.email for u in db.session.scalars(select(User))}
+    return render_template("admin/audit.html", events=events, names=names)

@@ -1,0 +1,62 @@
+"""Huifang application factory: `flask --app app ...`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_wtf import CSRFProtect
+
+from core import config as config_module
+from core.auth import limiter, login_manager
+from core.db import db
+from core.i18n import babel, compile_catalogs, current_locale, select_locale
+
+ROOT = Path(__file__).resolve().parent
+migrate = Migrate()
+csrf = CSRFProtect()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.from_mapping(config_module.from_environment(Path(app.instance_path)))
+    app.config.update(config or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 5 * 1024 * 1024
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Concurrent writers (web + scheduler) wait for each other instead of failing.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+
+    import core.models  # noqa: F401  (every table, for Alembic and relationships)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    compile_catalogs(Path(app.config["BABEL_TRANSLATION_DIRECTORIES"]))
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["current_locale"] = current_locale
+
+    from core import web
+    from core.auth import bp as auth_bp
+    from core.cli import register_commands
+    from core.db import utcnow
+    from core.timeutil import to_local
+
+    web.register(app)
+    app.register_blueprint(auth_bp)
+    for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
+                   "channels.webhooks", "reports.views", "admin.views"):
+        blueprint = __import__(module, fromlist=["bp"]).bp
+        app.register_blueprint(blueprint)
+        if module in ("tickets.api", "channels.webhooks"):
+            csrf.exempt(blueprint)  # authenticated by API key / Twilio signature instead
+    register_commands(app)
+
+    @app.template_filter("local")
+    def local_time(value, tz: str | None = None, fmt: str = "%Y-%m-%d %H:%M"):
+        return to_local(value, tz).strftime(fmt) if value else ""
+
+    app.jinja_env.globals["utcnow"] = utcnow
+    return app

@@ -1,0 +1,1 @@
+"""Callback tasks with deadlines from the guide, and the staff work list."""

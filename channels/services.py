@@ -1,0 +1,131 @@
+"""The outbox pattern: every outgoing message is a row first. The outbox transport is the
+row itself (stored in the same transaction as the state change that caused it, so it exists
+exactly once); Twilio and SMTP messages are delivered by `deliver_due`, retried with back-off."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from channels.models import Message
+from channels.transports import TransportError, send_smtp, send_twilio, transport_for
+from core.db import db, is_postgres, utcnow
+
+MAX_ATTEMPTS = 8
+SENDING_LEASE = timedelta(minutes=10)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 ... minutes, at most an hour: a provider outage is ridden out, not dropped."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def queue_message(channel: str, to: str, purpose: str, body: str, *, subject: str = "",
+                  body_html: str | None = None, invitation_id: int | None = None,
+                  task_id: int | None = None, report_id: int | None = None,
+                  now: datetime | None = None) -> Message:
+    """Adds a message to the current transaction (the caller commits with its own change)."""
+    now = now or utcnow()
+    transport = transport_for(channel)
+    message = Message(channel=channel, transport=transport, purpose=purpose, to=to, subject=subject,
+                      body=body, body_html=body_html, invitation_id=invitation_id, task_id=task_id,
+                      report_id=report_id, next_attempt_at=now, created_at=now)
+    if transport == "outbox":
+        message.state, message.sent_at = "sent", now
+    db.session.add(message)
+    return message
+
+
+def record_inbound(channel: str, sender: str, body: str, invitation_id: int | None = None) -> Message:
+    message = Message(direction="in", channel=channel, transport=transport_for(channel),
+                      purpose="answer", to="", sender=sender, body=body, state="received",
+                      invitation_id=invitation_id)
+    db.session.add(message)
+    return message
+
+
+def _claim_due(now: datetime, limit: int) -> list[int]:
+    """Moves due queued messages (and stale `sending` ones whose worker died) to `sending`
+    and commits, so no two dispatchers send the same row."""
+    stale = now - SENDING_LEASE
+    query = (select(Message.id)
+             .where(Message.transport != "outbox",
+                    ((Message.state == "queued") & (Message.next_attempt_at <= now))
+                    | ((Message.state == "sending") & (Message.updated_at <= stale)))
+             .order_by(Message.next_attempt_at).limit(limit))
+    if is_postgres():
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    if ids:
+        db.session.execute(update(Message).where(Message.id.in_(ids))
+                           .values(state="sending", updated_at=now))
+    db.session.commit()
+    return ids
+
+
+def _attachment(message: Message) -> tuple[str, bytes] | None:
+    if not message.report_id:
+        return None
+    from reports.models import GeneratedReport
+    report = db.session.get(GeneratedReport, message.report_id)
+    return (f"huifang-report-{report.date_from}-{report.date_to}.pdf", report.pdf)
+
+
+def deliver(message: Message, now: datetime | None = None) -> None:
+    """One delivery attempt; records the outcome on the row. Caller commits."""
+    now = now or utcnow()
+    message.attempts += 1
+    try:
+        if message.transport == "twilio":
+            message.provider_id = send_twilio(message)
+        else:
+            message.provider_id = send_smtp(message, _attachment(message))
+    except TransportError as exc:
+        message.error = str(exc)
+        if message.attempts >= MAX_ATTEMPTS:
+            message.state = "failed"
+            _mark_invitation_failed(message)
+        else:
+            message.state = "queued"
+            message.next_attempt_at = now + backoff(message.attempts)
+        return
+    message.state, message.sent_at, message.error = "sent", now, None
+
+
+def _mark_invitation_failed(message: Message) -> None:
+    if message.invitation_id and message.purpose == "invitation":
+        from surveys.models import Invitation
+        db.session.execute(update(Invitation).where(Invitation.id == message.invitation_id,
+                                                    Invitation.state == "sent")
+                           .values(state="failed"))
+
+
+def deliver_due(now: datetime | None = None, limit: int = 200) -> int:
+    """Delivers due provider messages; returns how many went out."""
+    now = now or utcnow()
+    sent = 0
+    for message_id in _claim_due(now, limit):
+        message = db.session.get(Message, message_id)
+        deliver(message, now)
+        db.session.commit()
+        sent += message.state == "sent"
+    return sent
+
+
+def retry_now(message: Message) -> None:
+    """Staff may push a failed message back into the queue."""
+    message.state, message.next_attempt_at, message.attempts = "queued", utcnow(), 0
+
+
+def apply_status(message: Message, status: str, error: str | None = None) -> None:
+    """Twilio status callback: delivered / undelivered / failed / call states."""
+    now = utcnow()
+    if status in ("delivered", "completed"):
+        message.state, message.delivered_at = "delivered", now
+    elif status in ("undelivered", "failed", "busy", "no-answer", "canceled"):
+        message.state = "undelivered" if status != "failed" else "failed"
+        message.error = error or status
+        _mark_invitation_failed(message)
+    elif status in ("sent", "ringing", "in-progress", "answered", "initiated", "queued"):
+        if message.state in ("queued", "sending"):
+            message.state = "sent"

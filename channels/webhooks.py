@@ -1,0 +1,163 @@
+"""Public endpoints that are authenticated by a signature or a token instead of a session:
+Twilio webhooks (SMS, voice, status callbacks) and the e-mail unsubscribe link."""
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask_babel import gettext as _
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from channels.conversation import answer, current_question, handle_inbound_sms, set_opt_out
+from channels.models import Message
+from channels.services import apply_status, record_inbound
+from core.db import db, utcnow
+from core.i18n import in_locale
+from surveys.services import SurveyUnavailable, invitation_for_answering
+
+bp = Blueprint("webhooks", __name__)
+VOICE_LANG = {"zh-CN": "cmn-CN", "en": "en-US"}
+
+
+def twilio_signed(view):
+    """403 unless X-Twilio-Signature validates for the public URL Twilio called."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        token = current_app.config["TWILIO_AUTH_TOKEN"]
+        signature = request.headers.get("X-Twilio-Signature", "")
+        # Twilio signs the URL it called: PUBLIC_BASE_URL, not what a proxy shows Flask.
+        url = current_app.config["PUBLIC_BASE_URL"] + request.full_path.rstrip("?")
+        if not token or not signature or not RequestValidator(token).validate(url, request.form, signature):
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _twiml(response) -> Response:
+    return Response(str(response), mimetype="application/xml")
+
+
+@bp.post("/twilio/sms")
+@twilio_signed
+def inbound_sms():
+    phone, body = request.form.get("From", ""), request.form.get("Body", "")
+    if not phone:
+        abort(400)
+    reply = handle_inbound_sms(phone, body)
+    twiml = MessagingResponse()
+    if reply:
+        db.session.add(Message(channel="sms", transport="twiml", purpose="reply", to=phone,
+                               body=reply, state="sent", sent_at=utcnow()))
+        db.session.commit()
+        twiml.message(reply)
+    return _twiml(twiml)
+
+
+@bp.post("/twilio/status/<int:message_id>")
+@twilio_signed
+def status_callback(message_id: int):
+    message = db.get_or_404(Message, message_id)
+    status = request.form.get("MessageStatus") or request.form.get("CallStatus") or ""
+    apply_status(message, status, request.form.get("ErrorCode"))
+    db.session.commit()
+    return "", 204
+
+
+def _voice_invitation(token: str):
+    try:
+        invitation = invitation_for_answering(token)
+    except SurveyUnavailable:
+        return None
+    g.locale = invitation.customer.locale
+    return invitation
+
+
+def say(twiml: VoiceResponse, text: str, locale: str) -> None:
+    twiml.say(text, language=VOICE_LANG.get(locale, "cmn-CN"))
+
+
+def voice_prompt(question, locale: str) -> str:
+    """What the call says for one question, with the keys to press."""
+    if question.numeric:
+        low, high = question.bounds
+        how = _("Press a number from %(low)s to %(high)s, then the hash key.", low=low, high=high)
+    elif question.type == "yesno":
+        how = _("Press 1 for yes, 2 for no.")
+    else:
+        how = " ".join(_("Press %(n)s for %(label)s.", n=i, label=label)
+                       for i, (_v, label) in enumerate(question.options(locale), 1))
+    return f"{question.label(locale)} {how}"
+
+
+def _ask(twiml: VoiceResponse, invitation, question, locale: str) -> None:
+    token = invitation.token
+    action = url_for(".voice_answer", token=token, key=question.key)
+    gather = twiml.gather(input="dtmf", num_digits=2 if question.type == "scale" else 1,
+                          finish_on_key="#", timeout=5, action=action, method="POST")
+    gather.say(voice_prompt(question, locale), language=VOICE_LANG.get(locale, "cmn-CN"))
+    # No input: Twilio falls through to the next verb, so send the empty answer on.
+    twiml.redirect(action, method="POST")
+
+
+@bp.post("/twilio/voice/<token>/start")
+@twilio_signed
+def voice_start(token: str):
+    invitation = _voice_invitation(token)
+    twiml = VoiceResponse()
+    if invitation is None:
+        twiml.hangup()
+        return _twiml(twiml)
+    locale = invitation.customer.locale
+    from surveys.services import definition_of
+    with in_locale(locale):
+        say(twiml, definition_of(invitation.version).text("intro", locale), locale)
+        question = current_question(invitation)
+        if question is not None:
+            _ask(twiml, invitation, question, locale)
+    return _twiml(twiml)
+
+
+@bp.post("/twilio/voice/<token>/answer/<key>")
+@twilio_signed
+def voice_answer(token: str, key: str):
+    invitation = _voice_invitation(token)
+    twiml = VoiceResponse()
+    if invitation is None:
+        twiml.hangup()
+        return _twiml(twiml)
+    locale = invitation.customer.locale
+    current = current_question(invitation)
+    if current is not None and current.key == key:  # a stale retry of an answered question is ignored
+        step = answer(invitation, request.form.get("Digits", ""), "voice")
+    else:
+        from channels.conversation import Step
+        step = Step(question=current, done=current is None)
+    with in_locale(locale):
+        if step.done:
+            say(twiml, _("Thank you for your feedback. Goodbye."), locale)
+            twiml.hangup()
+        else:
+            if step.error:
+                say(twiml, _("Sorry, that was not a valid answer."), locale)
+            _ask(twiml, invitation, step.question, locale)
+    return _twiml(twiml)
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """E-mail unsubscribe: GET asks, POST (the page's button or RFC 8058 one-click) opts out."""
+    from sqlalchemy import select
+
+    from surveys.models import Invitation
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token == token)) if len(token) <= 64 else None
+    if invitation is None:
+        abort(404)
+    g.locale = invitation.customer.locale
+    if request.method == "POST":
+        set_opt_out(None, True, "email", customer_id=invitation.customer_id)
+        record_inbound("email", invitation.customer.email or "", "unsubscribe", invitation.id)
+        db.session.commit()
+        return render_template("surveys/unsubscribed.html", done=True)
+    return render_template("surveys/unsubscribed.html", done=False, token=token)

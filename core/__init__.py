@@ -1,0 +1,1 @@
+"""Pieces every area shares: database, configuration, accounts, settings, time."""

@@ -1,0 +1,122 @@
+"""`flask --app app <command>`: the command-line contract of SPEC.md."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask_migrate import upgrade
+
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db():
+        """Create or upgrade the schema and import the shipped questionnaires."""
+        upgrade()
+        from surveys.services import ensure_default_questionnaires
+        ensure_default_questionnaires()
+        click.echo("database ready")
+
+    @app.cli.command("seed-demo")
+    @click.option("--customers", default=400, show_default=True)
+    @click.option("--months", default=6, show_default=True)
+    def seed_demo(customers: int, months: int):
+        """Fill the database with a living demo: tickets, responses, tasks, pending invitations."""
+        from core.demo import seed
+        summary = seed(customers=customers, months=months)
+        for line in summary:
+            click.echo(line)
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--name", default="")
+    @click.option("--role", type=click.Choice(["admin", "agent", "manager"]), required=True)
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    def create_user_cmd(email: str, name: str, role: str, password: str):
+        """Create a staff account."""
+        from core.accounts import create_user
+        try:
+            user = create_user(email, name or email.split("@")[0], role, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"created {user.role} {user.email}")
+
+    @app.cli.command("import-questionnaire")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def import_questionnaire_cmd(path: str):
+        """Import a questionnaire YAML; a changed definition becomes a new version."""
+        from surveys.definition import DefinitionError
+        from surveys.services import import_questionnaire_file
+        try:
+            version, created = import_questionnaire_file(path)
+        except DefinitionError as exc:
+            raise click.ClickException(f"{path}: {exc}") from exc
+        state = "new version" if created else "unchanged, still version"
+        click.echo(f"{version.questionnaire.key}: {state} {version.number}")
+
+    def _import_csv(kind: str, path: str) -> None:
+        if kind == "responses":
+            from surveys.importer import import_responses_csv as importer
+        else:
+            from tickets.importer import import_tickets_csv as importer
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            report = importer(fh)
+        for line, message in report.errors:
+            click.echo(f"line {line}: {message}", err=True)
+        click.echo(f"imported {report.imported} {kind}, skipped {len(report.errors)} bad row(s)")
+        if report.errors and not report.imported:
+            sys.exit(1)
+
+    @app.cli.command("import-responses")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def import_responses_cmd(path: str):
+        """Import answered questionnaires from CSV (SPEC "CSV for import-responses")."""
+        _import_csv("responses", path)
+
+    @app.cli.command("import-tickets")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def import_tickets_cmd(path: str):
+        """Import handled tickets from CSV and schedule what follows each."""
+        _import_csv("tickets", path)
+
+    @app.cli.command("scheduler")
+    @click.option("--once", is_flag=True, help="Run every job once and exit (for cron or tests).")
+    def scheduler_cmd(once: bool):
+        """Run the one scheduler process (invitations, reminders, escalations, reports)."""
+        from core.scheduler import run_forever, run_once
+        if once:
+            for name, count in run_once().items():
+                click.echo(f"{name}: {count}")
+        else:
+            run_forever()
+
+    @app.cli.command("report")
+    @click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]))
+    @click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]))
+    @click.option("--period", type=click.Choice(["week", "month", "quarter"]), default="month")
+    @click.option("--format", "fmt", type=click.Choice(["pdf", "json"]), default="pdf")
+    @click.option("--locale", type=click.Choice(["zh-CN", "en"]), default="zh-CN")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False))
+    def report_cmd(date_from, date_to, period, fmt, locale, out):
+        """Write a satisfaction report for the dates (inclusive) as PDF or JSON."""
+        from reports.figures import compute_report
+        start, end = date_from.date(), date_to.date()
+        if end < start:
+            raise click.ClickException("--to is before --from")
+        figures = compute_report(start, end, period)
+        if fmt == "json":
+            Path(out).write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
+        else:
+            from reports.pdf import render_pdf
+            Path(out).write_bytes(render_pdf(figures, locale))
+        click.echo(f"wrote {out} ({figures['responses']} responses)")
+
+    @app.cli.command("anonymise")
+    def anonymise_cmd():
+        """Apply the retention setting: strip personal data from old responses."""
+        from admin.retention import anonymise_old_responses
+        click.echo(f"anonymised {anonymise_old_responses()} response(s)")
+

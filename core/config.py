@@ -1,0 +1,45 @@
+"""Configuration from the environment (twelve-factor), with safe local defaults."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _instance_secret(instance: Path) -> str:
+    """A stable local secret so sessions survive restarts when SECRET_KEY is unset."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def from_environment(instance: Path) -> dict:
+    env = os.environ
+    db_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'huifang.db'}"
+    # SQLAlchemy wants the psycopg 3 driver named explicitly.
+    if db_url.startswith("postgres://"):
+        db_url = "postgresql://" + db_url[len("postgres://"):]
+    if db_url.startswith("postgresql://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance),
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "HUIFANG_API_KEYS": [k.strip() for k in env.get("HUIFANG_API_KEYS", "").split(",") if k.strip()],
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_FROM": env.get("TWILIO_FROM", ""),
+        "SMTP_URL": env.get("SMTP_URL", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "Huifang <huifang@localhost>"),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "SCHEDULER_TICK_SECONDS": float(env.get("SCHEDULER_TICK_SECONDS", "15")),
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

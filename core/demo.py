@@ -1,0 +1,143 @@
+"""`seed-demo`: a living system for a new user, built through the real services (intake,
+dispatch, answering, callbacks), so the demo data obeys every rule the product does."""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from callbacks.models import CallbackTask
+from callbacks.services import claim, close, record_attempt, reopen_waiting
+from core.accounts import User, create_user
+from core.db import db, utcnow
+from core.settings import get_rules
+from surveys.dispatch import expire_invitations, send_due_invitations
+from surveys.models import Invitation, Response
+from surveys.services import complete_response, ensure_default_questionnaires, response_for, save_answers
+from tickets.services import intake_ticket, validate_ticket
+
+DEMO_PASSWORD = "huifang-demo"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平"]
+EN_NAMES = ["Alice Chen", "Bob Li", "Carol Wang", "David Zhang", "Emma Liu", "Frank Huang"]
+REGIONS = {"北京": 0.3, "上海": 0.2, "广州": -0.1, "成都": 0.0, "武汉": -0.4}
+AGENTS = {"A01": 0.4, "A02": 0.1, "A03": -0.5, "A04": 0.0, "A05": 0.2, "A06": -0.2}
+CATEGORIES = {"inquiry": ["资费查询", "套餐咨询"], "business": ["套餐变更", "宽带新装", "携号转网"],
+              "fault": ["宽带断网", "信号弱", "网速慢"], "complaint": ["计费争议", "服务态度", "故障未修复"]}
+KIND_WEIGHTS = {"inquiry": 0.3, "business": 0.3, "fault": 0.25, "complaint": 0.15}
+COMMENTS = ["客服态度很好,耐心解答", "办理速度太慢,等了很久", "网络经常断线,希望尽快修复",
+            "话费扣费不明,账单看不懂", "维修师傅上门及时,售后不错", "信号不稳定,晚上网速很慢",
+            "The agent was friendly and helpful", "It took far too long to get an answer",
+            "My bill was wrong again", "Internet keeps dropping every evening", ""]
+
+
+def _customer(rng: random.Random, i: int) -> dict:
+    english = rng.random() < 0.15
+    name = rng.choice(EN_NAMES) if english else rng.choice(SURNAMES) + rng.choice(GIVEN)
+    with_email = rng.random() < 0.3
+    return {"id": f"C{100000 + i}", "name": name, "phone": f"+86138{rng.randrange(10**7, 10**8)}",
+            "email": f"customer{i}@example.com" if with_email else None,
+            "locale": "en" if english else "zh-CN"}
+
+
+def _answers(rng: random.Random, region: str, agent: str, kind: str) -> dict:
+    mood = 3.7 + REGIONS[region] + AGENTS[agent] - (0.8 if kind == "complaint" else 0) + rng.gauss(0, 0.8)
+    clip = lambda v: max(1, min(5, round(v)))  # noqa: E731
+    dims = {"attitude": clip(mood + 0.3 + rng.gauss(0, 0.6)), "efficiency": clip(mood - 0.2 + rng.gauss(0, 0.7)),
+            "stability": clip(mood - 0.4 + rng.gauss(0, 0.9)), "after_sales": clip(mood + rng.gauss(0, 0.8))}
+    overall = clip(0.45 * dims["efficiency"] + 0.35 * dims["attitude"] + 0.2 * dims["stability"] + rng.gauss(0, 0.4))
+    answers = {"overall": overall, **dims, "nps": max(0, min(10, round(overall * 2 + rng.gauss(0, 1.2)))),
+               "resolved": "yes" if overall >= 3 or rng.random() < 0.3 else "no"}
+    if overall <= 3 or answers["resolved"] == "no":
+        answers["callback"] = "yes" if rng.random() < 0.4 else "no"
+    comment = rng.choice(COMMENTS) if rng.random() < 0.35 else ""
+    if comment:
+        answers["comment"] = comment
+    return answers
+
+
+def _demo_users() -> dict[str, User]:
+    users = {}
+    for role, name in (("admin", "管理员 Admin"), ("agent", "回访专员 Agent"), ("manager", "经理 Manager")):
+        email = f"{role}@example.com"
+        users[role] = db.session.scalar(select(User).where(User.email == email)) or create_user(
+            email, name, role, DEMO_PASSWORD)
+    return users
+
+
+def seed(customers: int = 400, months: int = 6, seed_value: int = 7) -> list[str]:
+    rng = random.Random(seed_value)
+    ensure_default_questionnaires()
+    users = _demo_users()
+    now = utcnow()
+    start = now - timedelta(days=30 * months)
+    people = [_customer(rng, i) for i in range(customers)]
+    tickets = 0
+    for n in range(customers * 3):
+        kind = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
+        handled = start + timedelta(seconds=rng.randrange(int((now - start).total_seconds())))
+        body = {"external_id": f"T{handled:%Y%m%d}-{n:05d}", "kind": kind,
+                "handled_at": handled.isoformat() + "Z", "customer": rng.choice(people),
+                "category": rng.choice(CATEGORIES[kind]), "region": rng.choice(list(REGIONS)),
+                "agent": rng.choice(list(AGENTS)), "channel": rng.choice(["10000热线", "APP", "营业厅"])}
+        clean, errors = validate_ticket(body)
+        if not errors and intake_ticket(clean).created:
+            tickets += 1
+    sent = _send_and_answer(rng, start, now)
+    _work_old_tasks(rng, users["agent"], now)
+    expire_invitations(now)
+    pending = db.session.scalars(select(Invitation).where(Invitation.state.in_(("sent", "started")))
+                                 .order_by(Invitation.sent_at.desc()).limit(5)).all()
+    from flask import current_app
+    base = current_app.config["PUBLIC_BASE_URL"]
+    lines = [f"demo: {customers} customers, {tickets} tickets, {sent} invitations sent, "
+             f"{db.session.scalar(select(func.count()).select_from(Response))} responses, "
+             f"{db.session.scalar(select(func.count()).select_from(CallbackTask))} callback tasks",
+             f"staff logins (password {DEMO_PASSWORD}): admin@example.com, agent@example.com, manager@example.com",
+             "survey links to try:"]
+    lines += [f"  {base}/s/{inv.token}  ({inv.channel}, {inv.customer.locale})" for inv in pending]
+    return lines
+
+
+def _send_and_answer(rng: random.Random, start, now) -> int:
+    """Replays the scheduler hour by hour over the demo period, answering ~45% of invitations
+    sent more than two days ago (the recent ones stay open to try)."""
+    total = 0
+    answer_until = now - timedelta(days=2)
+    tick = start
+    while tick < now:
+        tick = min(tick + timedelta(hours=1), now)
+        sent = send_due_invitations(tick, limit=10_000)
+        total += sent
+        if not sent or tick > answer_until:
+            continue
+        for invitation in db.session.scalars(select(Invitation).where(Invitation.sent_at == tick)).all():
+            if rng.random() > 0.45:
+                continue
+            ticket = invitation.ticket
+            response = response_for(invitation)
+            save_answers(response, _answers(rng, ticket.region, ticket.agent, ticket.kind))
+            db.session.flush()
+            complete_response(response, completed_at=tick + timedelta(hours=rng.uniform(0.1, 30)))
+    return total
+
+
+def _work_old_tasks(rng: random.Random, agent: User, now) -> None:
+    """Callbacks whose deadline passed long ago were worked: mostly on time, some late."""
+    old = db.session.scalars(select(CallbackTask).where(CallbackTask.due_at < now - timedelta(days=3))).all()
+    rules = get_rules()
+    for task in old:
+        when = task.due_at - timedelta(hours=rng.uniform(-10, 20))
+        claim(task.id, agent.id, when)
+        if rng.random() < 0.08:  # never reached: retried until unreachable
+            for gap in range(int(rules["retry_max_attempts"])):
+                attempt_at = when + timedelta(hours=3 * gap)
+                if gap:
+                    reopen_waiting(attempt_at)
+                    claim(task.id, agent.id, attempt_at)
+                record_attempt(task, agent.id, "no_answer", now=attempt_at, rules=rules)
+            continue
+        record_attempt(task, agent.id, "reached", "客户已接听 / reached", now=when, rules=rules)
+        close(task, agent.id, rng.choice(["resolved", "explained", "compensated", "resolved"]),
+              rng.random() < 0.8, "演示数据 demo", now=when + timedelta(hours=1))

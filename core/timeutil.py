@@ -1,0 +1,47 @@
+"""Local time, quiet hours and working days."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def to_local(utc_naive: datetime, tz: str | None) -> datetime:
+    return utc_naive.replace(tzinfo=UTC).astimezone(ZoneInfo(tz or DEFAULT_TZ))
+
+
+def to_utc_naive(aware: datetime) -> datetime:
+    return aware.astimezone(UTC).replace(tzinfo=None)
+
+
+def parse_iso(value: str) -> datetime:
+    """ISO 8601 to naive UTC; a value without offset is taken as UTC."""
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return to_utc_naive(parsed) if parsed.tzinfo else parsed
+
+
+def within_allowed_hours(utc_naive: datetime, tz: str | None, start: int, end: int) -> datetime:
+    """The first moment at or after `utc_naive` that falls in [start, end) local time."""
+    local = to_local(utc_naive, tz)
+    if local.hour < start:
+        local = local.replace(hour=start, minute=0, second=0, microsecond=0)
+    elif local.hour >= end:
+        local = (local + timedelta(days=1)).replace(hour=start, minute=0, second=0, microsecond=0)
+    return to_utc_naive(local)
+
+
+def is_working_day(day: date, holidays: set[date]) -> bool:
+    return day.weekday() < 5 and day not in holidays
+
+
+def add_working_days(utc_naive: datetime, days: int, tz: str | None, holidays: list[str]) -> datetime:
+    """The same local time of day, `days` working days later (weekends and holidays skipped)."""
+    off = {date.fromisoformat(h) for h in holidays}
+    local = to_local(utc_naive, tz)
+    added = 0
+    while added < days:
+        local += timedelta(days=1)
+        if is_working_day(local.date(), off):
+            added += 1
+    return to_utc_naive(local)

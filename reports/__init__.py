@@ -1,0 +1,1 @@
+"""Satisfaction figures, trends, key drivers, suggestions; PDF and JSON reports."""

@@ -1,0 +1,1 @@
+"""Questionnaires (as versioned data), invitations and responses."""

@@ -1,0 +1,200 @@
+"""Questionnaire store, answering and completing responses: plain functions over the models."""
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.db import db, utcnow
+from surveys.definition import Definition, parse_definition
+from surveys.models import (
+    DIMENSIONS,
+    Answer,
+    Invitation,
+    Question,
+    Questionnaire,
+    QuestionnaireVersion,
+    Response,
+)
+
+DEFINITIONS_DIR = Path(__file__).parent / "definitions"
+
+
+class SurveyUnavailable(Exception):
+    """The token names no invitation (404) or one that can no longer be answered (410)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# ---- questionnaires -------------------------------------------------------------------------
+
+def import_questionnaire(raw: dict[str, Any]) -> tuple[QuestionnaireVersion, bool]:
+    """Stores a definition; returns (version, created). An unchanged definition reuses the
+    latest version; a changed one becomes a new version and old ones are never touched."""
+    definition = parse_definition(raw)
+    questionnaire = db.session.scalar(select(Questionnaire).where(Questionnaire.key == definition.key))
+    if questionnaire is None:
+        questionnaire = Questionnaire(key=definition.key)
+        db.session.add(questionnaire)
+        db.session.flush()
+    latest = latest_version(definition.key)
+    checksum = definition.checksum()
+    if latest is not None and latest.checksum == checksum:
+        return latest, False
+    version = QuestionnaireVersion(questionnaire_id=questionnaire.id,
+                                   number=(latest.number + 1) if latest else 1,
+                                   definition=definition.raw, checksum=checksum)
+    db.session.add(version)
+    db.session.flush()
+    for position, q in enumerate(definition.questions):
+        db.session.add(Question(version_id=version.id, key=q.key, position=position,
+                                type=q.type, page=q.page))
+    db.session.commit()
+    return version, True
+
+
+def import_questionnaire_file(path: str | Path) -> tuple[QuestionnaireVersion, bool]:
+    with open(path, encoding="utf-8") as fh:
+        return import_questionnaire(yaml.safe_load(fh))
+
+
+def ensure_default_questionnaires() -> None:
+    for path in sorted(DEFINITIONS_DIR.glob("*.yaml")):
+        import_questionnaire_file(path)
+
+
+def latest_version(key: str) -> QuestionnaireVersion | None:
+    return db.session.scalar(
+        select(QuestionnaireVersion).join(Questionnaire)
+        .where(Questionnaire.key == key).order_by(QuestionnaireVersion.number.desc()).limit(1))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(version_id: int, checksum: str, raw_json: str) -> Definition:
+    import json
+    return parse_definition(json.loads(raw_json))
+
+
+def definition_of(version: QuestionnaireVersion) -> Definition:
+    """Parsed definition, cached: versions are immutable, so the id and checksum identify it."""
+    import json
+    return _parsed(version.id, version.checksum, json.dumps(version.definition, sort_keys=True))
+
+
+# ---- invitations ----------------------------------------------------------------------------
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def invitation_for_answering(token: str, now: datetime | None = None) -> Invitation:
+    """The invitation behind a survey link, or SurveyUnavailable(404 / 410)."""
+    now = now or utcnow()
+    if not token or len(token) > 64:
+        raise SurveyUnavailable(404, "unknown")
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token == token))
+    if invitation is None or invitation.state in ("scheduled", "suppressed"):
+        raise SurveyUnavailable(404, "unknown")
+    if invitation.state == "completed":
+        raise SurveyUnavailable(410, "used")
+    if invitation.state == "expired" or invitation.expires_at <= now:
+        raise SurveyUnavailable(410, "expired")
+    return invitation
+
+
+def response_for(invitation: Invitation) -> Response:
+    """The invitation's one response, created on the first answer (safe against a race)."""
+    if invitation.response is not None:
+        return invitation.response
+    ticket = invitation.ticket
+    response = Response(invitation_id=invitation.id, version_id=invitation.version_id,
+                        customer_id=invitation.customer_id, ticket_id=invitation.ticket_id,
+                        channel=invitation.channel if invitation.channel != "email" else "email",
+                        respondent=invitation.customer.external_id,
+                        ticket_kind=ticket.kind if ticket else "", region=ticket.region if ticket else "",
+                        agent=ticket.agent if ticket else "")
+    db.session.add(response)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another request created it first: use theirs.
+        db.session.rollback()
+        response = db.session.scalar(select(Response).where(Response.invitation_id == invitation.id))
+    if invitation.state == "sent":
+        invitation.state = "started"
+    return response
+
+
+def save_answers(response: Response, values: dict[str, Any]) -> None:
+    """Upserts parsed answers (None removes one). Caller commits."""
+    existing = {a.question_key: a for a in response.answers}
+    now = utcnow()
+    for key, value in values.items():
+        answer = existing.get(key)
+        if value is None:
+            if answer is not None:
+                response.answers.remove(answer)
+            continue
+        if answer is None:
+            answer = Answer(question_key=key)
+            response.answers.append(answer)
+        answer.value_num = float(value) if isinstance(value, int | float) else None
+        answer.value_text = None if isinstance(value, int | float) else str(value)
+        answer.answered_at = now
+
+
+def figures(definition: Definition, answers: dict[str, Any]) -> dict[str, Any]:
+    """The per-response figure columns (SPEC "Figures"): item scores and the SI of its items."""
+    out: dict[str, Any] = {k: answers.get(k) if isinstance(answers.get(k), int) else None
+                           for k in ("overall", "nps", *DIMENSIONS)}
+    weights = {d: definition.weights.get(d, 1.0) for d in DIMENSIONS}
+    scored = [(weights[d], (out[d] - 1) / 4 * 100) for d in DIMENSIONS if out[d] is not None]
+    total = sum(w for w, _ in scored)
+    out["satisfaction_index"] = sum(w * i for w, i in scored) / total if total else None
+    out["resolved"] = {"yes": True, "no": False}.get(answers.get("resolved"))
+    out["wants_callback"] = {"yes": True, "no": False}.get(answers.get("callback"))
+    return out
+
+
+def complete_response(response: Response, completed_at: datetime | None = None) -> bool:
+    """Marks the response complete exactly once (a conditional UPDATE, so two concurrent
+    submits store one completion). Drops answers that skip logic now hides, writes the
+    figure columns and opens a follow-up callback when the answers ask for one.
+    Returns False when it was already complete. Commits."""
+    definition = definition_of(response.version)
+    answers = response.answer_map()
+    visible = {q.key for q in definition.visible(answers)}
+    save_answers(response, {k: None for k in answers if k not in visible})
+    answers = {k: v for k, v in answers.items() if k in visible}
+    completed_at = completed_at or utcnow()
+    db.session.flush()
+    done = db.session.execute(
+        update(Response).where(Response.id == response.id, Response.completed_at.is_(None))
+        .values(completed_at=completed_at, **figures(definition, answers))).rowcount
+    if not done:
+        db.session.rollback()
+        return False
+    if response.invitation_id:
+        db.session.execute(update(Invitation).where(Invitation.id == response.invitation_id)
+                           .values(state="completed", completed_at=completed_at))
+    db.session.refresh(response)
+    from callbacks.services import open_followup_if_needed  # callbacks builds on surveys
+    open_followup_if_needed(response)
+    db.session.commit()
+    return True
+
+
+def count_completed(since: datetime | None = None) -> int:
+    query = select(func.count()).select_from(Response).where(Response.completed_at.is_not(None))
+    if since:
+        query = query.where(Response.completed_at >= since)
+    return db.session.scalar(query)

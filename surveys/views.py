@@ -1,0 +1,108 @@
+"""The web survey: /s/<token>, one page at a time, saved page by page so it can be resumed."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+
+from core.db import db
+from surveys.forms import page_form, parsed_answers
+from surveys.services import (
+    SurveyUnavailable,
+    complete_response,
+    definition_of,
+    invitation_for_answering,
+    response_for,
+    save_answers,
+)
+
+bp = Blueprint("surveys", __name__)
+
+
+def _survey_locale(invitation) -> str:
+    chosen = request.args.get("lang")
+    if chosen in ("zh-CN", "en"):
+        session[f"survey_lang:{invitation.token}"] = chosen
+    return session.get(f"survey_lang:{invitation.token}") or invitation.customer.locale or "zh-CN"
+
+
+def _page_questions(definition, answers, page):
+    return [q for q in definition.visible(answers) if q.page == page]
+
+
+def _next_page(definition, answers, after: int) -> int | None:
+    for page in definition.pages:
+        if page > after and _page_questions(definition, answers, page):
+            return page
+    return None
+
+
+def _unavailable(exc: SurveyUnavailable):
+    return render_template("surveys/unavailable.html", reason=exc.reason), exc.status
+
+
+@bp.route("/s/<token>", methods=["GET", "POST"])
+def answer(token: str):
+    try:
+        invitation = invitation_for_answering(token)
+    except SurveyUnavailable as exc:
+        return _unavailable(exc)
+    g.locale = _survey_locale(invitation)
+    definition = definition_of(invitation.version)
+    response = invitation.response
+    answers = response.answer_map() if response else {}
+    progress = response.progress if response else 0
+
+    frontier = _next_page(definition, answers, progress)  # the first page not yet submitted
+    source = request.form if request.method == "POST" else request.args
+    requested = source.get("page", type=int)
+    if requested and _page_questions(definition, answers, requested) and (
+            frontier is None or requested <= frontier):
+        page = requested  # going back to an earlier page is fine; skipping ahead is not
+    elif frontier is not None:
+        page = frontier
+    else:  # every page was submitted but the completion did not land: finish it now
+        complete_response(response_for(invitation))
+        return redirect(url_for(".thanks", token=token))
+    questions = _page_questions(definition, answers, page)
+    form = page_form(questions, g.locale, answers, formdata=request.form if request.method == "POST" else None)
+
+    if request.method == "POST":
+        if not form.validate():
+            return render_template("surveys/page.html", **_context(invitation, definition, form,
+                                   questions, page, progress)), 400
+        response = response_for(invitation)
+        save_answers(response, parsed_answers(form, questions))
+        response.progress = max(response.progress or 0, page)
+        answers = response.answer_map()
+        next_page = _next_page(definition, answers, page)
+        if next_page is None:
+            db.session.flush()
+            complete_response(response)  # commits; a concurrent double submit completes once
+            return redirect(url_for(".thanks", token=token))
+        db.session.commit()
+        return redirect(url_for(".answer", token=token, page=next_page))
+    return render_template("surveys/page.html", **_context(invitation, definition, form,
+                           questions, page, progress))
+
+
+def _context(invitation, definition, form, questions, page, progress):
+    pages = [p for p in definition.pages]
+    return dict(invitation=invitation, definition=definition, form=form, questions=questions,
+                page=page, page_number=pages.index(page) + 1, page_count=len(pages),
+                previous_page=max([p for p in pages if p < page], default=None),
+                locale=g.locale)
+
+
+@bp.route("/s/<token>/thanks")
+def thanks(token: str):
+    try:
+        invitation = invitation_for_answering(token)
+    except SurveyUnavailable as exc:
+        if exc.reason != "used":
+            return _unavailable(exc)
+        from sqlalchemy import select
+
+        from surveys.models import Invitation
+        invitation = db.session.scalar(select(Invitation).where(Invitation.token == token))
+        g.locale = _survey_locale(invitation)
+        return render_template("surveys/thanks.html", invitation=invitation)
+    abort(404)  # not finished yet: nothing to thank for

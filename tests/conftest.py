@@ -1,0 +1,142 @@
+"""Test fixtures: a real database (SQLite file, or PostgreSQL with TEST_DATABASE_URL), built
+by the Alembic migrations, emptied between tests; CSRF stays on as in production."""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from core.db import db, utcnow
+
+
+def _database_url(tmp_path_factory, worker: str) -> str:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'huifang.db'}"
+    # One PostgreSQL database per xdist worker, created fresh for the session.
+    url = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
+    root, _, name = url.rpartition("/")
+    name = f"{name}_{worker}"
+    admin = create_engine(f"{root}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{root}/{name}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, worker_id):
+    return _database_url(tmp_path_factory, worker_id)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret",
+        "PUBLIC_BASE_URL": "https://huifang.example.com",
+        "HUIFANG_API_KEYS": ["test-api-key"],
+        "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "TWILIO_FROM": "", "SMTP_URL": "",
+        "RATELIMIT_ENABLED": True,
+    })
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean_db(app):
+    """Every test starts from an empty database with the shipped questionnaire imported."""
+    with app.app_context():
+        from core.auth import limiter
+        from surveys.services import ensure_default_questionnaires
+
+        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            for table in tables:
+                conn.execute(table.delete())
+        limiter.reset()
+        ensure_default_questionnaires()
+        db.session.remove()
+    yield
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, url: str) -> str:
+    page = client.get(url)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} ({page.status_code})"
+    return match.group(1)
+
+
+def post_form(client, url: str, data: dict, token_from: str | None = None, **kwargs):
+    """Posts a form the way a browser does: with the CSRF token of the page it came from."""
+    data = {"csrf_token": csrf_token(client, token_from or url), **data}
+    return client.post(url, data=data, **kwargs)
+
+
+# ---- builders --------------------------------------------------------------------------------
+
+def make_ticket(external_id: str = "T-1", kind: str = "business", handled_at: datetime | None = None,
+                customer: dict | None = None, **extra):
+    """Stores a ticket through the real intake and returns the Intake result."""
+    from tickets.services import intake_ticket, validate_ticket
+
+    body = {"external_id": external_id, "kind": kind,
+            "handled_at": ((handled_at or utcnow() - timedelta(hours=3)).isoformat() + "Z"),
+            "customer": customer or {"id": "C-1", "name": "王芳", "phone": "+8613800138000",
+                                     "locale": "zh-CN"}, **extra}
+    clean, errors = validate_ticket(body)
+    assert not errors, errors
+    return intake_ticket(clean)
+
+
+def sent_invitation(channel: str = "sms", locale: str = "zh-CN", **customer):
+    """A ticket whose invitation has been dispatched: ready to answer."""
+    from sqlalchemy import update
+
+    from surveys.dispatch import send_due_invitations
+    from surveys.models import Invitation
+
+    person = {"id": customer.pop("id", "C-1"), "name": customer.pop("name", "王芳"),
+              "phone": customer.pop("phone", "+8613800138000"), "locale": locale, **customer}
+    result = make_ticket(customer=person, external_id=f"T-{person['id']}")
+    invitation = result.invitation
+    db.session.execute(update(Invitation).where(Invitation.id == invitation.id)
+                       .values(channel=channel, send_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    send_due_invitations()
+    db.session.refresh(invitation)
+    assert invitation.state == "sent"
+    return invitation
+
+
+def login(client, role: str = "agent", email: str | None = None, password: str = "correct-horse-1"):
+    from core.accounts import User, create_user
+    from sqlalchemy import select
+
+    email = email or f"{role}@example.com"
+    if db.session.scalar(select(User).where(User.email == email)) is None:
+        create_user(email, f"{role.title()} User", role, password)
+    response = post_form(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return db.session.scalar(select(User).where(User.email == email))

@@ -1,0 +1,59 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright; nothing downloaded):
+a customer answers the whole survey on a phone-sized screen and the response is stored."""
+import shutil
+import threading
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from core.db import db
+from surveys.models import Response
+from tests.conftest import sent_invitation
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_customer_answers_the_survey_in_chromium(ctx, live_server):
+    from playwright.sync_api import sync_playwright
+
+    invitation = sent_invitation(locale="en", id="C-BROWSER", phone="+447700900555")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{live_server}/s/{invitation.token}")
+        assert page.title().startswith("Service satisfaction survey")
+        page.click("button[type=submit]")  # nothing chosen: the error shows next to the question
+        assert page.locator("#q-overall .error").inner_text() == "Please answer this question."
+        page.check("input[name=overall][value='2']")
+        page.click("button[type=submit]")
+        for key, value in (("attitude", "3"), ("efficiency", "2"), ("stability", "1"), ("after_sales", "3")):
+            page.check(f"input[name={key}][value='{value}']")
+        page.click("button[type=submit]")
+        page.check("input[name=nps][value='4']")
+        page.check("input[name=resolved][value='no']")
+        page.check("input[name=callback][value='yes']")  # shown by skip logic: overall <= 3
+        page.click("button[type=submit]")
+        page.fill("textarea[name=comment]", "Line kept dropping <b>every</b> night")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/thanks")
+        assert "Thank you for your feedback!" in page.content()
+        assert "We will call you back within 24 hours." in page.content()
+        browser.close()
+    db.session.expire_all()
+    response = db.session.scalar(select(Response).where(Response.invitation_id == invitation.id))
+    assert response.completed_at is not None
+    assert response.answer_map() == {"overall": 2, "attitude": 3, "efficiency": 2, "stability": 1,
+                                     "after_sales": 3, "nps": 4, "resolved": "no", "callback": "yes",
+                                     "comment": "Line kept dropping <b>every</b> night"}

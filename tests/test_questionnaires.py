@@ -1,0 +1,102 @@
+"""Questionnaires as data: import, validation, versioning, skip logic."""
+import copy
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from core.db import db
+from surveys.definition import AnswerError, DefinitionError, condition_holds, parse_definition
+from surveys.models import Question, QuestionnaireVersion
+from surveys.services import DEFINITIONS_DIR, import_questionnaire, latest_version
+
+DEFAULT = yaml.safe_load((DEFINITIONS_DIR / "telecom-default.yaml").read_text(encoding="utf-8"))
+
+
+def test_default_questionnaire_has_the_contract_keys(ctx):
+    version = latest_version("telecom-default")
+    keys = [q.key for q in version.questions]
+    assert keys == ["overall", "attitude", "efficiency", "stability", "after_sales", "nps",
+                    "resolved", "callback", "comment"]
+    types = {q.key: q.type for q in version.questions}
+    assert types["overall"] == "rating" and types["nps"] == "scale" and types["comment"] == "text"
+    assert types["resolved"] == types["callback"] == "yesno"
+
+
+def test_reimporting_unchanged_definition_keeps_the_version(ctx):
+    before = latest_version("telecom-default")
+    version, created = import_questionnaire(copy.deepcopy(DEFAULT))
+    assert not created and version.id == before.id
+    assert db.session.scalar(select(func.count()).select_from(QuestionnaireVersion)) == 1
+
+
+def test_editing_creates_a_new_version_and_leaves_the_old_one_untouched(ctx):
+    old = latest_version("telecom-default")
+    old_definition = copy.deepcopy(old.definition)
+    edited = copy.deepcopy(DEFAULT)
+    edited["questions"][0]["text"]["en"] = "Overall, how did we do?"
+    version, created = import_questionnaire(edited)
+    assert created and version.number == old.number + 1
+    db.session.expire_all()
+    assert db.session.get(QuestionnaireVersion, old.id).definition == old_definition
+    assert db.session.scalar(select(func.count()).select_from(Question)
+                             .where(Question.version_id == version.id)) == 9
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["questions"][0].update(type="stars"), "type must be one of"),
+    (lambda d: d["questions"].append(dict(d["questions"][0])), "duplicate key"),
+    (lambda d: d["questions"][1].update(show_if="comment <= 3"), "not an earlier question"),
+    (lambda d: d["questions"][0].update(text={"fr": "Bonjour"}), "unknown locale"),
+    (lambda d: d.update(key="Bad Key!"), "key:"),
+    (lambda d: d["questions"][1].update(show_if="overall ~ 3"), "cannot read condition"),
+])
+def test_invalid_definitions_are_refused_with_a_reason(ctx, mutate, message):
+    broken = copy.deepcopy(DEFAULT)
+    mutate(broken)
+    with pytest.raises(DefinitionError, match=message):
+        import_questionnaire(broken)
+    assert db.session.scalar(select(func.count()).select_from(QuestionnaireVersion)) == 1
+
+
+def test_skip_logic_conditions():
+    assert condition_holds("overall <= 3", {"overall": 2})
+    assert not condition_holds("overall <= 3", {"overall": 4})
+    assert not condition_holds("overall <= 3", {})  # not asked before its trigger is answered
+    assert condition_holds({"any": ["overall <= 3", "resolved == no"]}, {"overall": 5, "resolved": "no"})
+    assert not condition_holds({"all": ["overall <= 3", "resolved == no"]}, {"overall": 2, "resolved": "yes"})
+    definition = parse_definition(DEFAULT)
+    happy = [q.key for q in definition.visible({"overall": 5, "resolved": "yes"})]
+    unhappy = [q.key for q in definition.visible({"overall": 2})]
+    assert "callback" not in happy and "callback" in unhappy
+
+
+@pytest.mark.parametrize("key, raw, expected", [
+    ("overall", "5", 5), ("overall", " 1 ", 1), ("nps", "10", 10), ("nps", "0", 0),
+    ("resolved", "是", "yes"), ("resolved", "NO", "no"), ("comment", "很好", "很好"), ("overall", "", None),
+])
+def test_answers_are_parsed_per_type(key, raw, expected):
+    assert parse_definition(DEFAULT).question(key).parse(raw) == expected
+
+
+@pytest.mark.parametrize("key, raw", [("overall", "6"), ("overall", "0"), ("overall", "4.5"),
+                                      ("nps", "11"), ("nps", "-1"), ("resolved", "maybe"),
+                                      ("comment", "x" * 2001)])
+def test_out_of_range_answers_are_refused(key, raw):
+    with pytest.raises(AnswerError):
+        parse_definition(DEFAULT).question(key).parse(raw)
+
+
+def test_import_questionnaire_command(app, tmp_path):
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump({"key": "short", "title": {"en": "Short", "zh-CN": "简短"},
+                                    "questions": [{"key": "overall", "type": "rating", "required": True,
+                                                   "text": {"en": "Overall?", "zh-CN": "总体?"}}]},
+                                   allow_unicode=True), encoding="utf-8")
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["import-questionnaire", str(path)])
+    second = runner.invoke(args=["import-questionnaire", str(path)])
+    assert "new version 1" in first.output and "unchanged, still version 1" in second.output
+    path.write_text("key: short\nquestions: []\n", encoding="utf-8")
+    bad = runner.invoke(args=["import-questionnaire", str(path)])
+    assert bad.exit_code != 0 and "questions: a non-empty list" in bad.output

@@ -1,0 +1,175 @@
+"""The web survey at /s/<token>: pages, languages, resume, validation, one response."""
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from callbacks.models import CallbackTask
+from core.db import db, utcnow
+from surveys.models import Answer, Invitation, Response
+from tests.conftest import csrf_token, sent_invitation
+
+
+def answer_page(client, token, data, page=None):
+    url = f"/s/{token}" + (f"?page={page}" if page else "")
+    form = {"csrf_token": csrf_token(client, url), **data}
+    if page:
+        form["page"] = str(page)
+    else:
+        html = client.get(url).get_data(as_text=True)
+        form["page"] = html.split('name="page" value="')[1].split('"')[0]
+    return client.post(f"/s/{token}", data=form)
+
+
+def stored_response(invitation_id):
+    db.session.expire_all()
+    return db.session.scalar(select(Response).where(Response.invitation_id == invitation_id))
+
+
+def test_renders_in_the_customers_language_with_a_switch(ctx, client):
+    invitation = sent_invitation(locale="zh-CN")
+    page = client.get(f"/s/{invitation.token}").get_data(as_text=True)
+    assert "您对本次服务的总体满意度如何" in page and 'lang="zh-CN"' in page
+    english = client.get(f"/s/{invitation.token}?lang=en").get_data(as_text=True)
+    assert "How satisfied are you with this service overall?" in english
+    # The choice sticks for the next pages of this survey.
+    assert "How satisfied" in client.get(f"/s/{invitation.token}").get_data(as_text=True)
+
+
+def test_english_customer_sees_english(ctx, client):
+    invitation = sent_invitation(locale="en", id="C-EN", phone="+447700900123")
+    page = client.get(f"/s/{invitation.token}").get_data(as_text=True)
+    assert "Service satisfaction survey" in page and "Page 1 of 4" in page
+
+
+def test_full_answer_stores_one_complete_response_with_figures(ctx, client):
+    invitation = sent_invitation()
+    token = invitation.token
+    assert answer_page(client, token, {"overall": "4"}).status_code == 302
+    assert answer_page(client, token, {"attitude": "5", "efficiency": "3", "stability": "4",
+                                       "after_sales": "4"}).status_code == 302
+    assert answer_page(client, token, {"nps": "9", "resolved": "yes"}).status_code == 302
+    done = answer_page(client, token, {"comment": "师傅很专业 👍"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/s/{token}/thanks")
+    assert "Thank you for your feedback" in client.get(f"/s/{token}/thanks?lang=en").get_data(as_text=True) \
+        or "感谢" in client.get(f"/s/{token}/thanks").get_data(as_text=True)
+    response = stored_response(invitation.id)
+    assert response.completed_at is not None and response.channel == "sms"
+    assert response.answer_map() == {"overall": 4, "attitude": 5, "efficiency": 3, "stability": 4,
+                                     "after_sales": 4, "nps": 9, "resolved": "yes", "comment": "师傅很专业 👍"}
+    # SI: mean of item indexes (100, 50, 75, 75) = 75
+    assert response.satisfaction_index == 75.0 and response.overall == 4 and response.nps == 9
+    assert db.session.get(Invitation, invitation.id).state == "completed"
+    assert response.version_id == invitation.version_id
+
+
+def test_partial_answers_are_kept_and_the_survey_resumes(ctx, client, app):
+    invitation = sent_invitation()
+    answer_page(client, invitation.token, {"overall": "2"})
+    # A new browser (no session) opens the same link later: it resumes at page 2.
+    later = app.test_client().get(f"/s/{invitation.token}").get_data(as_text=True)
+    assert "Page 2 of 4" in later or "第 2 页" in later
+    assert 'name="attitude"' in later
+    response = stored_response(invitation.id)
+    assert response.completed_at is None and response.answer_map() == {"overall": 2}
+    assert db.session.get(Invitation, invitation.id).state == "started"
+    # Going back shows the saved answer checked.
+    back = app.test_client().get(f"/s/{invitation.token}?page=1").get_data(as_text=True)
+    assert 'checked id="overall-1"' in back or 'id="overall-1" name="overall" type="radio" value="2" checked' in back \
+        or ('value="2" checked' in back)
+
+
+def test_second_submit_of_a_used_token_stores_nothing(ctx, client):
+    invitation = sent_invitation()
+    token = invitation.token
+    answer_page(client, token, {"overall": "5"})
+    answer_page(client, token, {"attitude": "5"})
+    answer_page(client, token, {"nps": "10", "resolved": "yes"})
+    answer_page(client, token, {})
+    assert stored_response(invitation.id).completed_at is not None
+    answers_before = db.session.scalar(select(func.count()).select_from(Answer))
+    again = client.post(f"/s/{token}", data={"overall": "1", "page": "1",
+                                             "csrf_token": csrf_token(client, "/login")})
+    assert again.status_code == 410
+    assert "already answered" in again.get_data(as_text=True) or "已" in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == answers_before
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+    assert stored_response(invitation.id).overall == 5
+
+
+def test_unknown_and_forged_tokens_get_404(ctx, client):
+    invitation = sent_invitation()
+    for token in ("nope", invitation.token[:-1] + ("A" if invitation.token[-1] != "A" else "B"),
+                  "x" * 500, "'; DROP TABLE responses; --"):
+        response = client.get(f"/s/{token}")
+        assert response.status_code == 404
+        assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_expired_token_gets_410_and_stores_nothing(ctx, client):
+    invitation = sent_invitation()
+    token = csrf_token(client, f"/s/{invitation.token}")
+    db.session.execute(update(Invitation).where(Invitation.id == invitation.id)
+                       .values(expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    assert client.get(f"/s/{invitation.token}").status_code == 410
+    posted = client.post(f"/s/{invitation.token}", data={"overall": "3", "page": "1", "csrf_token": token})
+    assert posted.status_code == 410
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+
+
+def test_invalid_values_are_rejected_next_to_the_field_and_nothing_is_stored(ctx, client):
+    invitation = sent_invitation(locale="en", id="C-EN", phone="+447700900123")
+    missing = answer_page(client, invitation.token, {}, page=1)
+    assert missing.status_code == 400
+    assert "Please answer this question." in missing.get_data(as_text=True)
+    out_of_range = answer_page(client, invitation.token, {"overall": "7"}, page=1)
+    body = out_of_range.get_data(as_text=True)
+    assert out_of_range.status_code == 400 and "Please choose a number from 1 to 5." in body
+    assert 'class="question has-error" id="q-overall"' in body
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+    no_csrf = client.post(f"/s/{invitation.token}", data={"overall": "3", "page": "1"})
+    assert no_csrf.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+
+
+def test_skipping_ahead_is_not_possible(ctx, client):
+    invitation = sent_invitation()
+    response = answer_page(client, invitation.token, {"nps": "3", "resolved": "no"}, page=3)
+    assert response.status_code == 400  # page 1 is served instead: 'overall' is missing
+    assert stored_response(invitation.id) is None
+
+
+def test_skip_logic_hides_callback_for_happy_customers_and_drops_stale_answers(ctx, client):
+    invitation = sent_invitation(locale="en", id="C-EN", phone="+447700900123")
+    token = invitation.token
+    answer_page(client, token, {"overall": "2"})
+    answer_page(client, token, {"attitude": "2"})
+    page3 = client.get(f"/s/{token}").get_data(as_text=True)
+    assert "May we call you back?" in page3
+    answer_page(client, token, {"nps": "5", "resolved": "no", "callback": "yes"})
+    # The customer goes back and changes their mind: now happy, so 'callback' no longer applies.
+    answer_page(client, token, {"overall": "5"}, page=1)
+    answer_page(client, token, {"attitude": "5"}, page=2)
+    answer_page(client, token, {"nps": "9", "resolved": "yes"}, page=3)
+    answer_page(client, token, {"comment": ""}, page=4)
+    response = stored_response(invitation.id)
+    assert response.completed_at is not None
+    assert "callback" not in response.answer_map() and response.wants_callback is None
+
+
+def test_low_score_opens_a_follow_up_callback_due_in_24h(ctx, client):
+    invitation = sent_invitation()
+    token = invitation.token
+    answer_page(client, token, {"overall": "1"})
+    answer_page(client, token, {})
+    answer_page(client, token, {"nps": "2", "resolved": "no", "callback": "yes"})
+    answer_page(client, token, {})
+    task = db.session.scalar(select(CallbackTask).where(CallbackTask.kind == "detractor"))
+    response = stored_response(invitation.id)
+    assert task is not None and task.response_id == response.id
+    assert abs((task.due_at - response.completed_at) - timedelta(hours=24)) < timedelta(seconds=1)
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json()["database"] == "ok"

@@ -1,0 +1,191 @@
+"""Ticket intake: validate what the operator's systems report, then schedule what follows."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from callbacks.deadlines import callbacks_for_ticket, deadline
+from callbacks.models import CallbackTask
+from callbacks.services import create_task
+from core.db import db, utcnow
+from core.settings import get_rules
+from core.timeutil import parse_iso
+from surveys.models import Invitation
+from surveys.services import latest_version, new_token
+from tickets.models import LOCALES, TICKET_KINDS, Customer, Ticket
+from tickets.rules import plan_invitation
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+SHORT_FIELDS = ("category", "region", "agent", "channel")
+
+
+@dataclass
+class Intake:
+    ticket: Ticket
+    created: bool
+    invitation: Invitation | None = None
+    tasks: list[CallbackTask] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        inv = self.invitation
+        return {
+            "ticket": {"id": self.ticket.id, "external_id": self.ticket.external_id},
+            "created": self.created,
+            "invitation": None if inv is None else {
+                "id": inv.id, "state": inv.state, "channel": inv.channel,
+                "send_at": inv.send_at.isoformat() + "Z",
+                "suppressed_reason": inv.suppressed_reason},
+            "callback_tasks": [{"id": t.id, "kind": t.kind, "due_at": t.due_at.isoformat() + "Z"}
+                               for t in self.tasks],
+        }
+
+
+def _text(value: Any, name: str, errors: dict, *, required: bool = False, max_len: int = 64,
+          pattern: re.Pattern | None = None) -> str:
+    if value is None or value == "":
+        if required:
+            errors[name] = "is required"
+        return ""
+    if not isinstance(value, str):
+        errors[name] = "must be a string"
+        return ""
+    value = value.strip()
+    if len(value) > max_len:
+        errors[name] = f"must be at most {max_len} characters"
+    elif pattern and not pattern.match(value):
+        errors[name] = "may hold letters, digits and . _ : / - only"
+    return value
+
+
+def normalise_phone(raw: str) -> str | None:
+    """E.164 or None."""
+    if not re.fullmatch(r"\+[1-9]\d{6,14}", raw):
+        return None
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_ticket(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """Returns (clean ticket, field errors). Errors are keyed by field path, e.g. customer.phone."""
+    errors: dict[str, str] = {}
+    if not isinstance(body, dict):
+        return {}, {"body": "must be a JSON object"}
+    clean: dict[str, Any] = {"external_id": _text(body.get("external_id"), "external_id", errors,
+                                                  required=True, pattern=_ID)}
+    kind = body.get("kind")
+    if kind not in TICKET_KINDS:
+        errors["kind"] = f"must be one of {', '.join(TICKET_KINDS)}"
+    clean["kind"] = kind
+    handled = body.get("handled_at")
+    try:
+        clean["handled_at"] = parse_iso(handled) if isinstance(handled, str) else None
+    except ValueError:
+        clean["handled_at"] = None
+    if clean["handled_at"] is None:
+        errors["handled_at"] = "must be an ISO 8601 date-time, e.g. 2026-11-25T09:30:00+08:00"
+    elif clean["handled_at"] > utcnow() + timedelta(minutes=10):
+        errors["handled_at"] = "is in the future"
+    for name in SHORT_FIELDS:
+        clean[name] = _text(body.get(name), name, errors)
+    customer = body.get("customer")
+    if not isinstance(customer, dict):
+        errors["customer"] = "must be an object with id, name, phone, email, locale"
+        return clean, errors
+    c: dict[str, Any] = {"id": _text(customer.get("id"), "customer.id", errors, required=True, pattern=_ID),
+                         "name": _text(customer.get("name"), "customer.name", errors, max_len=120)}
+    phone = customer.get("phone")
+    c["phone"] = None
+    if phone not in (None, ""):
+        c["phone"] = normalise_phone(phone) if isinstance(phone, str) else None
+        if c["phone"] is None:
+            errors["customer.phone"] = "must be an E.164 number, e.g. +8613800138000"
+    email = customer.get("email")
+    c["email"] = None
+    if email not in (None, ""):
+        try:
+            c["email"] = validate_email(str(email), check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            errors["customer.email"] = str(exc)
+    locale = customer.get("locale") or "zh-CN"
+    if locale not in LOCALES:
+        errors["customer.locale"] = f"must be one of {', '.join(LOCALES)}"
+    c["locale"] = locale
+    clean["customer"] = c
+    return clean, errors
+
+
+def upsert_customer(c: dict[str, Any]) -> Customer:
+    customer = db.session.scalar(select(Customer).where(Customer.external_id == c["id"]))
+    if customer is None:
+        customer = Customer(external_id=c["id"])
+        db.session.add(customer)
+    for attr in ("name", "phone", "email", "locale"):
+        if c.get(attr):
+            setattr(customer, attr, c[attr])
+    db.session.flush()
+    return customer
+
+
+def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None) -> Intake:
+    """Stores a validated ticket and schedules its invitation and callback tasks in one
+    transaction. Idempotent on external_id: a repeat returns what was scheduled first."""
+    existing = db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"]))
+    if existing is not None:
+        return _existing(existing)
+    rules = rules or get_rules()
+    try:
+        customer = upsert_customer(clean["customer"])
+        ticket = Ticket(external_id=clean["external_id"], kind=clean["kind"],
+                        handled_at=clean["handled_at"], customer_id=customer.id,
+                        **{name: clean.get(name) or "" for name in SHORT_FIELDS})
+        db.session.add(ticket)
+        db.session.flush()
+        result = Intake(ticket=ticket, created=True)
+        result.invitation = _schedule_invitation(ticket, customer, rules)
+        for kind in callbacks_for_ticket(ticket.kind, rules):
+            due = deadline(kind, ticket.handled_at, rules, customer.timezone)
+            result.tasks.append(create_task(kind, customer.id, due, ticket_id=ticket.id))
+        db.session.commit()
+    except IntegrityError:
+        # The same ticket arrived twice at once: the other request stored it.
+        db.session.rollback()
+        return _existing(db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"])))
+    return result
+
+
+def _existing(ticket: Ticket) -> Intake:
+    invitation = db.session.scalar(select(Invitation).where(Invitation.ticket_id == ticket.id))
+    tasks = list(db.session.scalars(select(CallbackTask).where(CallbackTask.ticket_id == ticket.id)
+                                    .order_by(CallbackTask.id)))
+    return Intake(ticket=ticket, created=False, invitation=invitation, tasks=tasks)
+
+
+def _schedule_invitation(ticket: Ticket, customer: Customer, rules: dict[str, Any]) -> Invitation | None:
+    version = latest_version(rules["questionnaire"])
+    if version is None:
+        raise RuntimeError(f"questionnaire {rules['questionnaire']!r} is not imported: run init-db")
+    # Lock the customer row so two tickets at once cannot both pass the cap (PostgreSQL).
+    db.session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    send_at, channel, reason = plan_invitation(ticket.kind, ticket.handled_at, customer, rules)
+    if reason == "kind":
+        return None
+    invitation = Invitation(token=new_token(), customer_id=customer.id, ticket_id=ticket.id,
+                            version_id=version.id, channel=channel or "none",
+                            state="suppressed" if reason else "scheduled", suppressed_reason=reason,
+                            send_at=send_at,
+                            expires_at=send_at + timedelta(days=int(rules["link_expiry_days"])))
+    db.session.add(invitation)
+    db.session.flush()
+    return invitation
