@@ -99,9 +99,7 @@ def record_attempt(task: CallbackTask, user_id: int, outcome: str, notes: str = 
         task.state = "in_progress"
         if task.kind not in MET_BY_CLOSURE and task.met_at is None:
             task.met_at = now
-    elif outcome == "wrong_number":
-        _finish(task, "unreachable", now)
-    elif outcome in UNREACHED and unreached >= int(rules["retry_max_attempts"]):
+    elif outcome == "wrong_number" or outcome in UNREACHED and unreached >= int(rules["retry_max_attempts"]):
         _finish(task, "unreachable", now)
     elif outcome in UNREACHED:
         task.state = "waiting"

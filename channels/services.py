@@ -126,6 +126,5 @@ def apply_status(message: Message, status: str, error: str | None = None) -> Non
         message.state = "undelivered" if status != "failed" else "failed"
         message.error = error or status
         _mark_invitation_failed(message)
-    elif status in ("sent", "ringing", "in-progress", "answered", "initiated", "queued"):
-        if message.state in ("queued", "sending"):
-            message.state = "sent"
+    elif message.state in ("queued", "sending"):  # sent, ringing, in-progress, answered ...
+        message.state = "sent"

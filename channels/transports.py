@@ -78,8 +78,8 @@ def build_email(message: Message, attachment: tuple[str, bytes] | None = None) -
     email["Subject"] = message.subject
     email["Message-ID"] = f"<huifang-{message.id}@{urlsplit(current_app.config['PUBLIC_BASE_URL']).hostname}>"
     if message.invitation_id:
-        from surveys.models import Invitation
         from core.db import db
+        from surveys.models import Invitation
         invitation = db.session.get(Invitation, message.invitation_id)
         unsubscribe = f"{current_app.config['PUBLIC_BASE_URL']}/u/{invitation.token}"
         email["List-Unsubscribe"] = f"<{unsubscribe}>"

@@ -10,7 +10,6 @@ from flask import Flask
 from flask_migrate import upgrade
 
 
-
 def register_commands(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db():

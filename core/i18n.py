@@ -1,13 +1,12 @@
 """zh-CN and English: Flask-Babel for the interface, locale codes shared with the data."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-import contextlib
-from collections.abc import Iterator
-
 from flask import g, has_request_context, request, session
 from flask_babel import Babel, force_locale
 

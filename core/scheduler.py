@@ -10,6 +10,7 @@ import fcntl
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -44,14 +45,7 @@ def run_job(name: str) -> int:
     app = _app or current_app._get_current_object()
     with app.app_context():
         try:
-            count = _jobs()[name](utcnow())
-            if name == "send_invitations":
-                # Drain a backlog in one tick instead of waiting a tick per batch.
-                while count and count % 500 == 0:
-                    more = _jobs()[name](utcnow())
-                    count += more
-                    if not more:
-                        break
+            count = _run(name, app.config)
         except Exception:
             db.session.rollback()
             log.exception("job %s failed; it runs again next tick", name)
@@ -61,6 +55,21 @@ def run_job(name: str) -> int:
         if count:
             log.info("%s: %d", name, count)
         return count
+
+
+def _run(name: str, config) -> int:
+    if name != "send_invitations":
+        return _jobs()[name](utcnow())
+    from surveys.dispatch import send_due_invitations
+
+    # Drain a backlog in batches for up to half a tick, each batch its own transaction.
+    batch, budget = config["DISPATCH_BATCH"], config["SCHEDULER_TICK_SECONDS"] / 2
+    started, total = time.monotonic(), 0
+    while True:
+        sent = send_due_invitations(utcnow(), limit=batch)
+        total += sent
+        if sent < batch or time.monotonic() - started > budget:
+            return total
 
 
 def run_once() -> dict[str, int]:

@@ -131,8 +131,9 @@ def sent_invitation(channel: str = "sms", locale: str = "zh-CN", **customer):
 
 
 def login(client, role: str = "agent", email: str | None = None, password: str = "correct-horse-1"):
-    from core.accounts import User, create_user
     from sqlalchemy import select
+
+    from core.accounts import User, create_user
 
     email = email or f"{role}@example.com"
     if db.session.scalar(select(User).where(User.email == email)) is None:

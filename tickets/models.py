@@ -33,7 +33,7 @@ class Customer(db.Model):
         """Lists show only the last four digits (full number only on the task being worked)."""
         if not self.phone:
             return ""
-        return self.phone[:3] + "*" * max(len(self.phone) - 7, 0) + self.phone[-4:]
+        return self.phone[:-8] + "****" + self.phone[-4:]  # +86138****0001
 
 
 class Ticket(db.Model):

@@ -1,0 +1,126 @@
+"""The scheduler process: dispatch, reminders, expiry, the single-instance lock, and the
+kill-and-restart proof that nothing due is lost or sent twice."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from channels.models import Message
+from core.db import db, utcnow
+from core.demo import bulk_due_invitations
+from surveys.dispatch import expire_invitations, send_due_invitations, send_reminders
+from surveys.models import Invitation
+from tests.conftest import make_ticket, sent_invitation
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def scheduler_process(database_url: str, **env) -> subprocess.Popen:
+    environment = {**os.environ, "DATABASE_URL": database_url, "SCHEDULER_TICK_SECONDS": "0.3",
+                   "HUIFANG_DISPATCH_BATCH": "5", "TWILIO_ACCOUNT_SID": "", "SMTP_URL": "", **env}
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], cwd=ROOT,
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def invitation_messages() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(Message).where(Message.purpose == "invitation"))
+
+
+def wait_for(predicate, timeout=60.0, step=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def test_due_invitation_is_sent_once_in_the_customers_language(ctx):
+    invitation = make_ticket(handled_at=utcnow() - timedelta(days=1)).invitation
+    db.session.execute(update(Invitation).values(send_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    assert send_due_invitations() == 1 and send_due_invitations() == 0
+    message = db.session.scalar(select(Message))
+    assert message.channel == "sms" and message.to == "+8613800138000" and message.transport == "outbox"
+    assert message.body.startswith("【回访】") and "回复退订" in message.body
+    db.session.refresh(invitation)
+    assert invitation.state == "sent" and invitation.current_question == "overall"
+
+
+def test_future_invitation_waits(ctx):
+    make_ticket(handled_at=utcnow())  # due in two hours at the earliest
+    assert send_due_invitations() == 0 and invitation_messages() == 0
+
+
+def test_reminder_goes_once_to_those_who_have_not_answered(ctx):
+    invitation = sent_invitation(locale="en", id="C-EN", phone="+447700900123")
+    answered = sent_invitation(id="C-2", phone="+8613800000002")
+    db.session.execute(update(Invitation).where(Invitation.id == answered.id).values(state="completed"))
+    db.session.commit()
+    later = utcnow() + timedelta(hours=25)
+    assert send_reminders(later) == 1 and send_reminders(later + timedelta(hours=30)) == 0
+    reminder = db.session.scalar(select(Message).where(Message.purpose == "reminder"))
+    assert reminder.to == "+447700900123" and "reminder" in reminder.body
+    assert f"/s/{invitation.token}" in reminder.body
+
+
+def test_invitations_expire(ctx):
+    invitation = sent_invitation()
+    assert expire_invitations(invitation.expires_at + timedelta(seconds=1)) == 1
+    db.session.refresh(invitation)
+    assert invitation.state == "expired"
+
+
+def test_opted_out_customer_gets_nothing_even_if_already_scheduled(ctx):
+    invitation = make_ticket().invitation
+    invitation.customer.opted_out_at = utcnow()
+    invitation.send_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    send_due_invitations()
+    db.session.refresh(invitation)
+    assert invitation.state == "suppressed" and invitation_messages() == 0
+
+
+def test_scheduler_once_runs_every_job(app, ctx):
+    bulk_due_invitations(3)
+    result = app.test_cli_runner().invoke(args=["scheduler", "--once"])
+    assert "send_invitations: 3" in result.output and invitation_messages() == 3
+
+
+def test_killed_scheduler_loses_nothing_and_sends_nothing_twice(ctx, database_url):
+    total = 1000
+    ids = bulk_due_invitations(total)
+    first = scheduler_process(database_url)
+    try:
+        assert wait_for(lambda: invitation_messages() > 0, timeout=30), first.stdout.read()
+        # A second scheduler on the same database refuses to start.
+        second = scheduler_process(database_url)
+        assert second.wait(timeout=30) == 3
+        assert "another scheduler is running" in second.stdout.read()
+        first.send_signal(signal.SIGKILL)  # mid-dispatch: no clean shutdown
+        first.wait(timeout=10)
+    finally:
+        first.kill()
+    sent_at_kill = invitation_messages()
+    assert 0 < sent_at_kill < total, "the kill must land mid-dispatch for this test to mean anything"
+    restarted = scheduler_process(database_url)
+    try:
+        assert wait_for(lambda: invitation_messages() >= total, timeout=120)
+        time.sleep(1)  # a few more ticks: nothing more may be sent
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=30)
+    db.session.expire_all()
+    per_invitation = db.session.execute(
+        select(Message.invitation_id, func.count()).where(Message.purpose == "invitation")
+        .group_by(Message.invitation_id)).all()
+    assert len(per_invitation) == total and {n for _, n in per_invitation} == {1}
+    assert {i for i, _ in per_invitation} == set(ids)
+    states = db.session.execute(select(Invitation.state, func.count()).group_by(Invitation.state)).all()
+    assert states == [("sent", total)]
