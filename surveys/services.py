@@ -1,7 +1,6 @@
 """Questionnaire store, answering and completing responses: plain functions over the models."""
 from __future__ import annotations
 
-import functools
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -78,16 +77,15 @@ def latest_version(key: str) -> QuestionnaireVersion | None:
         .where(Questionnaire.key == key).order_by(QuestionnaireVersion.number.desc()).limit(1))
 
 
-@functools.lru_cache(maxsize=64)
-def _parsed(version_id: int, checksum: str, raw_json: str) -> Definition:
-    import json
-    return parse_definition(json.loads(raw_json))
+_parsed: dict[tuple[int, str], Definition] = {}
 
 
 def definition_of(version: QuestionnaireVersion) -> Definition:
-    """Parsed definition, cached: versions are immutable, so the id and checksum identify it."""
-    import json
-    return _parsed(version.id, version.checksum, json.dumps(version.definition, sort_keys=True))
+    """Parsed definition, cached: versions are immutable, so id and checksum identify one."""
+    key = (version.id, version.checksum)
+    if key not in _parsed:
+        _parsed[key] = parse_definition(version.definition)
+    return _parsed[key]
 
 
 # ---- invitations ----------------------------------------------------------------------------

@@ -1,0 +1,32 @@
+"""python -m bench [dispatch] [report] [web] [intake] [--small]"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 1_000_000},
+           "web": {}, "intake": {"count": 5_000}}
+SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 50_000}, "web": {"seconds": 3},
+         "intake": {"count": 500}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Huifang benchmarks")
+    parser.add_argument("names", nargs="*", choices=[*BENCHES, []], default=list(BENCHES))
+    parser.add_argument("--small", action="store_true", help="small sizes, for a quick check")
+    args = parser.parse_args()
+    failed = False
+    for name in args.names or BENCHES:
+        module = importlib.import_module(f"bench.{name}")
+        result = module.run(**(SMALL if args.small else BENCHES)[name])
+        failed |= bool(result.get("loss") or result.get("duplicates"))
+        print()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

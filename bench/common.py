@@ -1,0 +1,56 @@
+"""A fresh database per benchmark: SQLite in a temporary folder, or PostgreSQL with
+BENCH_DATABASE_URL. Peak memory and timing helpers."""
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Iterator
+
+from sqlalchemy import create_engine, text
+
+
+def fresh_database_url(name: str) -> str:
+    base = os.environ.get("BENCH_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tempfile.mkdtemp(prefix='huifang-bench-')}/{name}.db"
+    url = base.replace("postgresql://", "postgresql+psycopg://", 1)
+    root, _, _db = url.rpartition("/")
+    admin = create_engine(f"{root}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "bench_{name}"'))
+    admin.dispose()
+    return f"{root}/bench_{name}"
+
+
+def bench_app(name: str):
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from surveys.services import ensure_default_questionnaires
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": fresh_database_url(name), "TESTING": True,
+                      "TWILIO_ACCOUNT_SID": "", "SMTP_URL": ""})
+    with app.app_context():
+        upgrade()
+        ensure_default_questionnaires()
+    return app
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[dict]:
+    result = {}
+    start = time.perf_counter()
+    yield result
+    result["seconds"] = time.perf_counter() - start
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def line(label: str, value: str) -> None:
+    print(f"  {label:<44} {value}", flush=True)
