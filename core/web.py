@@ -54,7 +54,9 @@ def _error_page(status: int):
     def handler(error):
         if request.path.startswith(("/api/", "/twilio/")):
             return jsonify(error=getattr(error, "description", str(status))), status
-        return render_template("error.html", status=status), status
+        from flask_wtf.csrf import CSRFError
+        expired_form = isinstance(error, CSRFError)
+        return render_template("error.html", status=status, expired_form=expired_form), status
     return handler
 
 

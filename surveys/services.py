@@ -163,10 +163,12 @@ def figures(definition: Definition, answers: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def complete_response(response: Response, completed_at: datetime | None = None) -> bool:
+def complete_response(response: Response, completed_at: datetime | None = None,
+                      open_followup: bool = True) -> bool:
     """Marks the response complete exactly once (a conditional UPDATE, so two concurrent
     submits store one completion). Drops answers that skip logic now hides, writes the
-    figure columns and opens a follow-up callback when the answers ask for one.
+    figure columns and opens a follow-up callback when the answers ask for one (not for
+    historical imports, whose 24 h would be long past).
     Returns False when it was already complete. Commits."""
     definition = definition_of(response.version)
     answers = response.answer_map()
@@ -185,8 +187,9 @@ def complete_response(response: Response, completed_at: datetime | None = None) 
         db.session.execute(update(Invitation).where(Invitation.id == response.invitation_id)
                            .values(state="completed", completed_at=completed_at))
     db.session.refresh(response)
-    from callbacks.services import open_followup_if_needed  # callbacks builds on surveys
-    open_followup_if_needed(response)
+    if open_followup:
+        from callbacks.services import open_followup_if_needed  # callbacks builds on surveys
+        open_followup_if_needed(response)
     db.session.commit()
     return True
 

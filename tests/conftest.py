@@ -45,6 +45,15 @@ def app(database_url, tmp_path_factory):
         "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "TWILIO_FROM": "", "SMTP_URL": "",
         "RATELIMIT_ENABLED": True,
     })
+
+    @app.teardown_request
+    def forget_request_globals(_exc):
+        # Tests hold an app context while they make requests, and Flask then reuses it for
+        # each request: drop what a real request's own app context would take with it.
+        from flask import g
+        for name in ("csrf_token", "locale", "_flask_babel", "_login_user"):
+            g.pop(name, None)
+
     with app.app_context():
         from flask_migrate import upgrade
         upgrade()

@@ -50,8 +50,7 @@ def test_full_answer_stores_one_complete_response_with_figures(ctx, client):
     assert answer_page(client, token, {"nps": "9", "resolved": "yes"}).status_code == 302
     done = answer_page(client, token, {"comment": "师傅很专业 👍"})
     assert done.status_code == 302 and done.headers["Location"].endswith(f"/s/{token}/thanks")
-    assert "Thank you for your feedback" in client.get(f"/s/{token}/thanks?lang=en").get_data(as_text=True) \
-        or "感谢" in client.get(f"/s/{token}/thanks").get_data(as_text=True)
+    assert "感谢您的反馈!" in client.get(f"/s/{token}/thanks").get_data(as_text=True)
     response = stored_response(invitation.id)
     assert response.completed_at is not None and response.channel == "sms"
     assert response.answer_map() == {"overall": 4, "attitude": 5, "efficiency": 3, "stability": 4,
@@ -67,15 +66,14 @@ def test_partial_answers_are_kept_and_the_survey_resumes(ctx, client, app):
     answer_page(client, invitation.token, {"overall": "2"})
     # A new browser (no session) opens the same link later: it resumes at page 2.
     later = app.test_client().get(f"/s/{invitation.token}").get_data(as_text=True)
-    assert "Page 2 of 4" in later or "第 2 页" in later
+    assert "第 2 页,共 4 页" in later
     assert 'name="attitude"' in later
     response = stored_response(invitation.id)
     assert response.completed_at is None and response.answer_map() == {"overall": 2}
     assert db.session.get(Invitation, invitation.id).state == "started"
     # Going back shows the saved answer checked.
     back = app.test_client().get(f"/s/{invitation.token}?page=1").get_data(as_text=True)
-    assert 'checked id="overall-1"' in back or 'id="overall-1" name="overall" type="radio" value="2" checked' in back \
-        or ('value="2" checked' in back)
+    assert '<input checked id="overall-1" name="overall" type="radio" value="2">' in back
 
 
 def test_second_submit_of_a_used_token_stores_nothing(ctx, client):
@@ -90,7 +88,7 @@ def test_second_submit_of_a_used_token_stores_nothing(ctx, client):
     again = client.post(f"/s/{token}", data={"overall": "1", "page": "1",
                                              "csrf_token": csrf_token(client, "/login")})
     assert again.status_code == 410
-    assert "already answered" in again.get_data(as_text=True) or "已" in again.get_data(as_text=True)
+    assert "谢谢,您已经作答过了" in again.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Answer)) == answers_before
     assert db.session.scalar(select(func.count()).select_from(Response)) == 1
     assert stored_response(invitation.id).overall == 5
