@@ -20,7 +20,7 @@ from surveys.services import (
     response_for,
     save_answers,
 )
-from tickets.services import intake_ticket, validate_ticket
+from tickets.services import intake_ticket, upsert_customer, validate_ticket
 
 DEMO_PASSWORD = "huifang-demo"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -78,6 +78,11 @@ def seed(customers: int = 400, months: int = 6, seed_value: int = 7) -> list[str
     now = utcnow()
     start = now - timedelta(days=30 * months)
     people = [_customer(rng, i) for i in range(customers)]
+    for person in people:  # some prefer e-mail or a call: every channel shows up in the demo
+        customer = upsert_customer(person)
+        roll = rng.random()
+        customer.preferred_channel = "email" if person["email"] and roll < 0.5 else "voice" if roll > 0.85 else None
+    db.session.commit()
     tickets = 0
     for n in range(customers * 3):
         kind = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
@@ -133,7 +138,7 @@ def _work_old_tasks(rng: random.Random, agent: User, now) -> None:
     old = db.session.scalars(select(CallbackTask).where(CallbackTask.due_at < now - timedelta(days=3))).all()
     rules = get_rules()
     for task in old:
-        when = task.due_at - timedelta(hours=rng.uniform(-10, 20))
+        when = task.due_at - timedelta(hours=rng.uniform(-4, 30))  # about one in eight late
         claim(task.id, agent.id, when)
         if rng.random() < 0.08:  # never reached: retried until unreachable
             for gap in range(int(rules["retry_max_attempts"])):

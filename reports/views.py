@@ -1,20 +1,219 @@
-"""Management dashboard and the report archive."""
+"""Management dashboard, exports and the report archive."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import csv
+import io
+import json
+from datetime import timedelta
 
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, SelectField
+from wtforms.validators import DataRequired, ValidationError
+
+from core.accounts import audit
 from core.auth import role_required
+from core.db import db, utcnow
+from core.i18n import current_locale
+from reports.figures import BREAKDOWNS, compute_report
+from reports.models import GeneratedReport
+from reports.present import present
+from surveys.models import CHANNELS
+from surveys.models import Response as SurveyResponse
+from tickets.models import TICKET_KINDS
 
 bp = Blueprint("reports", __name__)
+MAX_DAYS = 3 * 366
+
+
+class ReportFilter(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    date_from = DateField(_l("From"), validators=[DataRequired()])
+    date_to = DateField(_l("To"), validators=[DataRequired()])
+    period = SelectField(_l("Group by"), choices=[("week", _l("week")), ("month", _l("month")), ("quarter", _l("quarter"))],
+                         default="month")
+    channel = SelectField(_l("Channel"), choices=[("", "—")] + [(c, c) for c in CHANNELS], default="")
+    ticket_kind = SelectField(_l("Ticket kind"), choices=[("", "—")] + [(k, k) for k in TICKET_KINDS], default="")
+    region = SelectField(_l("Region"), choices=[("", "—")], default="", validate_choice=False)
+    agent = SelectField(_l("Agent"), choices=[("", "—")], default="", validate_choice=False)
+
+    def validate_date_to(self, field):
+        if self.date_from.data and field.data:
+            if field.data < self.date_from.data:
+                raise ValidationError(_l("must not be before the start"))
+            if (field.data - self.date_from.data).days > MAX_DAYS:
+                raise ValidationError(_l("at most three years at a time"))
+
+    def filters(self) -> dict[str, str]:
+        return {k: getattr(self, k).data for k in BREAKDOWNS if getattr(self, k).data}
+
+
+def _filter_form() -> ReportFilter:
+    today = utcnow().date()
+    args = request.args.to_dict()
+    args.setdefault("date_from", (today - timedelta(days=180)).replace(day=1).isoformat())
+    args.setdefault("date_to", today.isoformat())
+    form = ReportFilter(formdata=_Args(args))
+    for name in ("region", "agent"):
+        values = db.session.scalars(select(getattr(SurveyResponse, name)).distinct().order_by(getattr(SurveyResponse, name)))
+        getattr(form, name).choices += [(v, v) for v in values if v]
+    return form
+
+
+class _Args(dict):
+    def getlist(self, key):
+        return [self[key]] if key in self else []
+
+
+def _report_from_request() -> tuple[ReportFilter, dict | None]:
+    form = _filter_form()
+    if not form.validate():
+        return form, None
+    return form, compute_report(form.date_from.data, form.date_to.data, form.period.data, form.filters(),
+                                locale=current_locale())
 
 
 @bp.route("/dashboard")
 @role_required("manager")
 def dashboard():
-    return render_template("reports/dashboard.html")
+    form, report = _report_from_request()
+    view = present(report, current_locale()) if report else None
+    query = {k: v for k, v in request.args.items()}
+    return render_template("reports/dashboard.html", form=form, r=report, v=view, query=query), 200 if report else 400
+
+
+def _csv_response(rows, filename: str) -> Response:
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        yield "\ufeff"  # Excel opens UTF-8 Chinese text correctly with a BOM
+        for row in rows:
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate(0)
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def _xlsx_response(sheets: dict[str, list], filename: str) -> Response:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(list(row))
+    out = io.BytesIO()
+    workbook.save(out)
+    return Response(out.getvalue(), headers={"Content-Disposition": f"attachment; filename={filename}"},
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def figure_rows(report: dict) -> dict[str, list]:
+    trend = [["period", "n", "satisfaction_index", "csat", "csat_ci_low", "csat_ci_high", "nps", "p_value",
+              "significant", "low_sample"]]
+    trend += [[t[k] for k in trend[0]] for t in report["trend"]]
+    dims = [["dimension", "mean", "index", "importance", "priority", "quadrant"]]
+    dims += [[k] + [report["dimensions"][k][f] for f in dims[0][1:]] for k in report["drivers"]]
+    breakdowns = [["by", "key", "n", "satisfaction_index", "csat", "nps"]]
+    for by, rows in report["breakdowns"].items():
+        breakdowns += [[by, r["key"], r["n"], r["satisfaction_index"], r["csat"]["value"], r["nps"]] for r in rows]
+    sla = [["task_kind", "total", "on_time", "sla"]]
+    sla += [[k, v["total"], v["on_time"], v["sla"]] for k, v in sorted(report["callbacks"].items())]
+    return {"trend": trend, "drivers": dims, "breakdowns": breakdowns, "callbacks": sla}
+
+
+@bp.route("/dashboard/figures.<fmt>")
+@role_required("manager")
+def export_figures(fmt: str):
+    form, report = _report_from_request()
+    if report is None or fmt not in ("csv", "xlsx"):
+        abort(400)
+    sheets = figure_rows(report)
+    if fmt == "xlsx":
+        return _xlsx_response(sheets, "huifang-figures.xlsx")
+    rows = [row for title, table in sheets.items() for row in [[f"# {title}"], *table, []]]
+    return _csv_response(rows, "huifang-figures.csv")
+
+
+def response_rows(form: ReportFilter):
+    from reports.figures import Scope
+    from surveys.models import DIMENSIONS
+
+    keys = ["overall", *DIMENSIONS, "nps", "resolved", "callback", "comment"]
+    yield ["response_id", "completed_at", "channel", "respondent", "ticket_kind", "region", "agent", *keys]
+    scope = Scope(form.date_from.data, form.date_to.data, form.filters())
+    query = (select(SurveyResponse).where(*scope.where()).order_by(SurveyResponse.completed_at)
+             .execution_options(yield_per=1000))
+    for response in db.session.scalars(query):
+        answers = response.answer_map()
+        yield [response.id, response.completed_at.isoformat(), response.channel, response.respondent,
+               response.ticket_kind, response.region, response.agent, *[answers.get(k, "") for k in keys]]
+
+
+@bp.route("/dashboard/responses.<fmt>")
+@role_required("manager")
+def export_responses(fmt: str):
+    """Raw responses hold personal data: manager role only, and every export is audited."""
+    form = _filter_form()
+    if not form.validate() or fmt not in ("csv", "xlsx"):
+        abort(400)
+    audit("export_responses", fmt, date_from=form.date_from.data.isoformat(),
+          date_to=form.date_to.data.isoformat(), filters=form.filters())
+    db.session.commit()
+    if fmt == "xlsx":
+        return _xlsx_response({"responses": list(response_rows(form))}, "huifang-responses.xlsx")
+    return _csv_response(response_rows(form), "huifang-responses.csv")
 
 
 @bp.route("/reports")
 @role_required("manager")
 def archive():
-    return render_template("reports/archive.html")
+    reports = db.session.scalars(select(GeneratedReport).order_by(GeneratedReport.created_at.desc()).limit(200)).all()
+    return render_template("reports/archive.html", reports=reports)
+
+
+@bp.post("/reports/generate")
+@role_required("manager")
+def generate():
+    from reports.scheduled import generate_report
+
+    form = _filter_form()
+    if not form.validate():
+        abort(400)
+    report = generate_report("adhoc", form.date_from.data, form.date_to.data, form.period.data,
+                             current_locale(), user_id=current_user.id)
+    audit("generate_report", f"report:{report.id}")
+    db.session.commit()
+    return redirect(url_for(".download", report_id=report.id, fmt="pdf")), 303
+
+
+@bp.route("/reports/<int:report_id>.<fmt>")
+@role_required("manager")
+def download(report_id: int, fmt: str):
+    report = db.get_or_404(GeneratedReport, report_id)
+    name = f"huifang-{report.kind}-{report.date_from}-{report.date_to}-{report.locale}"
+    if fmt == "pdf":
+        return Response(report.pdf, mimetype="application/pdf",
+                        headers={"Content-Disposition": f"inline; filename={name}.pdf"})
+    if fmt == "json":
+        return Response(json.dumps(json.loads(report.figures_json), ensure_ascii=False, indent=2),
+                        mimetype="application/json", headers={"Content-Disposition": f"attachment; filename={name}.json"})
+    abort(404)
+
+

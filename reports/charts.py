@@ -1,0 +1,89 @@
+"""Charts as SVG (matplotlib), with a CJK font so Chinese labels show as glyphs."""
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+matplotlib.rcParams.update({
+    "font.family": "sans-serif",
+    "font.sans-serif": ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "DejaVu Sans"],
+    "axes.unicode_minus": False, "svg.fonttype": "none", "font.size": 9,
+    "axes.spines.top": False, "axes.spines.right": False,
+})
+BLUE, ORANGE, RED, GREY = "#0b6bcb", "#ef6c00", "#c62828", "#8a94a3"
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def trend_chart(trend: list[dict], labels: dict[str, str]) -> str:
+    """SI and CSAT per period; CSAT with its 95 % interval band; significant changes marked;
+    low-sample periods hollow."""
+    periods = [t["period"] for t in trend]
+    x = list(range(len(periods)))
+    fig, ax = plt.subplots(figsize=(7.2, 3.0))
+    csat = [t["csat"] for t in trend]
+    low = [t["csat_ci_low"] if t["csat_ci_low"] is not None else float("nan") for t in trend]
+    high = [t["csat_ci_high"] if t["csat_ci_high"] is not None else float("nan") for t in trend]
+    ax.fill_between(x, low, high, color=ORANGE, alpha=0.15, label=labels["ci"])
+    ax.plot(x, [c if c is not None else float("nan") for c in csat], color=ORANGE, marker="o", label="CSAT %")
+    ax.plot(x, [t["satisfaction_index"] if t["satisfaction_index"] is not None else float("nan") for t in trend],
+            color=BLUE, marker="s", label=labels["si"])
+    for i, t in enumerate(trend):
+        if t["low_sample"] and t["csat"] is not None:
+            ax.plot(i, t["csat"], marker="o", markersize=9, markerfacecolor="white", markeredgecolor=ORANGE)
+        if t["significant"]:
+            ax.annotate("*", (i, t["csat"]), textcoords="offset points", xytext=(0, 8), ha="center",
+                        color=RED, fontsize=16, fontweight="bold")
+    ax.set_xticks(x, periods, rotation=30 if len(periods) > 8 else 0)
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", color="#e6e9ee")
+    ax.legend(loc="lower left", frameon=False, ncol=3)
+    return _svg(fig)
+
+
+def driver_chart(dimensions: dict[str, dict], names: dict[str, str], labels: dict[str, str]) -> str:
+    """Importance (correlation with overall) against performance (index), split at the means."""
+    points = {k: v for k, v in dimensions.items() if v["importance"] is not None and v["index"] is not None}
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    if points:
+        xs = [v["importance"] for v in points.values()]
+        ys = [v["index"] for v in points.values()]
+        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+        ax.axvline(mean_x, color=GREY, linestyle="--", linewidth=0.8)
+        ax.axhline(mean_y, color=GREY, linestyle="--", linewidth=0.8)
+        ax.scatter(xs, ys, s=60, color=BLUE, zorder=3)
+        for key, v in points.items():
+            ax.annotate(names.get(key, key), (v["importance"], v["index"]), textcoords="offset points",
+                        xytext=(6, 4))
+        pad_x = max(0.05, (max(xs) - min(xs)) * 0.3)
+        pad_y = max(5.0, (max(ys) - min(ys)) * 0.3)
+        ax.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
+        ax.set_ylim(max(0, min(ys) - pad_y), min(100, max(ys) + pad_y))
+        ax.text(0.99, 0.02, labels["weakness"], transform=ax.transAxes, ha="right", color=RED)
+        ax.text(0.99, 0.95, labels["strength"], transform=ax.transAxes, ha="right", color=BLUE)
+    ax.set_xlabel(labels["x"])
+    ax.set_ylabel(labels["y"])
+    return _svg(fig)
+
+
+def bar_chart(rows: list[dict], value: str, label: str) -> str:
+    rows = [r for r in rows if r[value] is not None][:10]
+    fig, ax = plt.subplots(figsize=(5.6, 0.35 * max(len(rows), 2) + 0.6))
+    ax.barh([str(r["key"]) for r in rows][::-1], [r[value] for r in rows][::-1], color=BLUE)
+    ax.set_xlabel(label)
+    ax.set_xlim(0, 100)
+    return _svg(fig)

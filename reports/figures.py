@@ -1,0 +1,297 @@
+"""Every figure of SPEC "Figures", computed by SQL aggregation (SQLAlchemy Core): one GROUP BY
+day over the responses; days roll up into weeks, months and quarters in Python because every
+aggregate is a sum. Only those per-day summaries ever leave the database."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
+
+from callbacks.models import CallbackTask
+from core.db import db, utcnow
+from core.timeutil import DEFAULT_TZ
+from reports.stats import pct, pearson, two_proportion_p, wilson
+from reports.themes import THEMES
+from surveys.models import DIMENSIONS, Answer, Invitation, Response
+from tickets.models import Ticket
+
+BREAKDOWNS = ("channel", "ticket_kind", "region", "agent")
+LOW_SAMPLE = 30
+SLA_TARGET = 90.0
+
+
+# ---- sums ------------------------------------------------------------------------------------
+
+def _sum_columns() -> list:
+    """The additive aggregates every figure is derived from."""
+    r = Response
+    cols = [func.count().label("n"),
+            func.count(r.satisfaction_index).label("si_n"), func.sum(r.satisfaction_index).label("si_sum"),
+            func.count(r.overall).label("overall_n"),
+            func.sum(case((r.overall >= 4, 1), else_=0)).label("top2"),
+            func.count(r.nps).label("nps_n"),
+            func.sum(case((r.nps >= 9, 1), else_=0)).label("promoters"),
+            func.sum(case((r.nps <= 6, 1), else_=0)).label("detractors")]
+    for d in DIMENSIONS:
+        x, y = getattr(r, d), r.overall
+        paired = and_(x.is_not(None), y.is_not(None))
+        cols += [func.count(x).label(f"{d}_n"), func.sum(x).label(f"{d}_sum"),
+                 func.sum(case((paired, 1), else_=0)).label(f"{d}_pn"),
+                 func.sum(case((paired, x), else_=0)).label(f"{d}_px"),
+                 func.sum(case((paired, y), else_=0)).label(f"{d}_py"),
+                 func.sum(case((paired, x * x), else_=0)).label(f"{d}_pxx"),
+                 func.sum(case((paired, y * y), else_=0)).label(f"{d}_pyy"),
+                 func.sum(case((paired, x * y), else_=0)).label(f"{d}_pxy")]
+    return cols
+
+
+def _add(into: dict, row: dict) -> None:
+    for key, value in row.items():
+        into[key] = into.get(key, 0) + (value or 0)
+
+
+@dataclass
+class Scope:
+    """What a report covers: local dates [date_from, date_to] and optional filters."""
+    date_from: date
+    date_to: date
+    filters: dict[str, str] = field(default_factory=dict)
+    tz: str = DEFAULT_TZ
+
+    @property
+    def offset_hours(self) -> float:
+        start = datetime.combine(self.date_from, datetime.min.time(), ZoneInfo(self.tz))
+        return start.utcoffset().total_seconds() / 3600
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        shift = timedelta(hours=self.offset_hours)
+        start = datetime.combine(self.date_from, datetime.min.time()) - shift
+        return start, datetime.combine(self.date_to + timedelta(days=1), datetime.min.time()) - shift
+
+    def where(self, column=Response.completed_at) -> list:
+        start, end = self.utc_bounds()
+        clauses = [column >= start, column < end]
+        clauses += [getattr(Response, k) == v for k, v in self.filters.items() if k in BREAKDOWNS and v]
+        return clauses
+
+
+def _local_day(column, offset_hours: float):
+    if db.engine.dialect.name == "sqlite":
+        return func.date(column, f"{offset_hours:+g} hours")
+    return cast(column + literal_column(f"interval '{offset_hours:g} hours'"), Date)
+
+
+def daily_sums(scope: Scope) -> dict[date, dict]:
+    day = _local_day(Response.completed_at, scope.offset_hours).label("day")
+    query = select(day, *_sum_columns()).where(*scope.where()).group_by(day)
+    out = {}
+    for row in db.session.execute(query).mappings():
+        values = dict(row)
+        key = values.pop("day")
+        out[key if isinstance(key, date) else date.fromisoformat(key)] = values
+    return out
+
+
+# ---- figures from sums -----------------------------------------------------------------------
+
+def headline(s: dict) -> dict[str, Any]:
+    ci = wilson(s.get("top2", 0), s.get("overall_n", 0))
+    nps_n = s.get("nps_n", 0)
+    return {
+        "n": s.get("n", 0),
+        "satisfaction_index": round(s["si_sum"] / s["si_n"], 1) if s.get("si_n") else None,
+        "csat": {"value": pct(s.get("top2", 0), s.get("overall_n", 0)),
+                 "ci_low": round(100 * ci[0], 1) if ci else None,
+                 "ci_high": round(100 * ci[1], 1) if ci else None,
+                 "n": s.get("overall_n", 0)},
+        "nps": round(100 * (s.get("promoters", 0) - s.get("detractors", 0)) / nps_n, 1) if nps_n else None,
+    }
+
+
+def dimensions(s: dict) -> dict[str, dict]:
+    out = {}
+    for d in DIMENSIONS:
+        n = s.get(f"{d}_n", 0)
+        mean = s[f"{d}_sum"] / n if n else None
+        index = (mean - 1) / 4 * 100 if mean is not None else None
+        r = pearson(s.get(f"{d}_pn", 0), s.get(f"{d}_px", 0), s.get(f"{d}_py", 0),
+                    s.get(f"{d}_pxx", 0), s.get(f"{d}_pyy", 0), s.get(f"{d}_pxy", 0))
+        priority = r * (100 - index) if r is not None and index is not None else None
+        out[d] = {"n": n, "mean": round(mean, 2) if mean is not None else None,
+                  "index": round(index, 1) if index is not None else None,
+                  "importance": round(r, 3) if r is not None else None,
+                  "priority": round(priority, 1) if priority is not None else None}
+    return out
+
+
+def drivers(dims: dict[str, dict]) -> list[str]:
+    """Dimension keys, highest improvement priority first (unknown priority last)."""
+    return sorted(dims, key=lambda d: (dims[d]["priority"] is None, -(dims[d]["priority"] or 0)))
+
+
+def quadrant(dim: dict, dims: dict[str, dict]) -> str | None:
+    """SurveyMonkey CX's importance-vs-performance quadrants, split at the means."""
+    known = [v for v in dims.values() if v["importance"] is not None and v["index"] is not None]
+    if dim["importance"] is None or dim["index"] is None or not known:
+        return None
+    high_importance = dim["importance"] >= sum(v["importance"] for v in known) / len(known)
+    high_performance = dim["index"] >= sum(v["index"] for v in known) / len(known)
+    return {(True, True): "key_strength", (True, False): "key_weakness",
+            (False, True): "mixed_strength", (False, False): "mixed_weakness"}[(high_importance, high_performance)]
+
+
+# ---- periods ---------------------------------------------------------------------------------
+
+def period_of(day: date, period: str) -> str:
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def periods_between(start: date, end: date, period: str) -> list[str]:
+    labels, day = [], start
+    while day <= end:
+        label = period_of(day, period)
+        if not labels or labels[-1] != label:
+            labels.append(label)
+        day += timedelta(days=1)
+    return labels
+
+
+def trend(days: dict[date, dict], scope: Scope, period: str) -> list[dict]:
+    sums: dict[str, dict] = defaultdict(dict)
+    for day, values in days.items():
+        _add(sums[period_of(day, period)], values)
+    out, previous = [], None
+    for label in periods_between(scope.date_from, scope.date_to, period):
+        s = sums.get(label, {})
+        figures = headline(s)
+        p_value = None
+        if previous is not None:
+            p_value = two_proportion_p(previous.get("top2", 0), previous.get("overall_n", 0),
+                                       s.get("top2", 0), s.get("overall_n", 0))
+        out.append({"period": label, "n": figures["n"], "satisfaction_index": figures["satisfaction_index"],
+                    "csat": figures["csat"]["value"], "csat_ci_low": figures["csat"]["ci_low"],
+                    "csat_ci_high": figures["csat"]["ci_high"], "nps": figures["nps"],
+                    "p_value": round(p_value, 4) if p_value is not None else None,
+                    "significant": p_value is not None and p_value < 0.05,
+                    "low_sample": figures["n"] < LOW_SAMPLE})
+        previous = s
+    return out
+
+
+# ---- other figures ---------------------------------------------------------------------------
+
+def breakdown(scope: Scope, by: str) -> list[dict]:
+    column = getattr(Response, by)
+    rows = db.session.execute(select(column.label("key"), *_sum_columns()[:8]).where(*scope.where())
+                              .group_by(column).order_by(func.count().desc())).mappings()
+    return [{"key": row["key"] or "—", **headline(dict(row))} for row in rows]
+
+
+def response_rate(scope: Scope) -> dict:
+    """Completed / delivered, over the invitations sent in the period (one cohort)."""
+    start, end = scope.utc_bounds()
+    row = db.session.execute(select(
+        func.count().label("delivered"),
+        func.sum(case((Invitation.state == "completed", 1), else_=0)).label("completed"))
+        .where(Invitation.sent_at >= start, Invitation.sent_at < end, Invitation.state != "failed")).one()
+    return {"delivered": row.delivered, "completed": row.completed or 0,
+            "value": pct(row.completed or 0, row.delivered)}
+
+
+def callback_sla(scope: Scope, now: datetime | None = None) -> dict[str, dict]:
+    """Per kind, the tasks whose deadline fell in the period and can be judged (met, or
+    past due): on time when the deadline's milestone came before it."""
+    start, end = scope.utc_bounds()
+    now = now or utcnow()
+    judged = or_(CallbackTask.met_at.is_not(None), CallbackTask.due_at < now)
+    rows = db.session.execute(select(
+        CallbackTask.kind, func.count().label("total"),
+        func.sum(case((and_(CallbackTask.met_at.is_not(None), CallbackTask.met_at <= CallbackTask.due_at), 1),
+                      else_=0)).label("on_time"))
+        .where(CallbackTask.due_at >= start, CallbackTask.due_at < end, judged)
+        .group_by(CallbackTask.kind))
+    return {kind: {"total": total, "on_time": on_time or 0, "sla": pct(on_time or 0, total)}
+            for kind, total, on_time in rows}
+
+
+def complaint_categories(scope: Scope, limit: int = 8) -> list[dict]:
+    start, end = scope.utc_bounds()
+    rows = db.session.execute(select(Ticket.category, func.count().label("n"))
+                              .where(Ticket.kind == "complaint", Ticket.handled_at >= start,
+                                     Ticket.handled_at < end)
+                              .group_by(Ticket.category).order_by(func.count().desc()).limit(limit))
+    return [{"category": category or "—", "count": n} for category, n in rows]
+
+
+def comment_themes(scope: Scope, quotes: int = 2) -> dict:
+    """Counts comments mentioning each theme (one scan), with a few example quotes."""
+    text_col = func.lower(Answer.value_text)
+
+    def mentions(theme: str):
+        return or_(*[text_col.like(f"%{word.lower()}%") for word in THEMES[theme]])
+
+    base = (select(literal_column("1")).select_from(Answer).join(Response, Answer.response_id == Response.id)
+            .where(Answer.question_key == "comment", Answer.value_text.is_not(None), *scope.where()))
+    counts = db.session.execute(base.with_only_columns(
+        func.count().label("comments"),
+        *[func.sum(case((mentions(t), 1), else_=0)).label(t) for t in THEMES])).mappings().one()
+    themes = []
+    for theme in THEMES:
+        if not counts[theme]:
+            continue
+        recent = db.session.scalars(base.with_only_columns(Answer.value_text).where(mentions(theme))
+                                    .order_by(Response.completed_at.desc()).limit(10 * quotes)).all()
+        themes.append({"theme": theme, "count": counts[theme], "quotes": list(dict.fromkeys(recent))[:quotes]})
+    themes.sort(key=lambda t: -t["count"])
+    return {"comments": counts["comments"] or 0, "themes": themes}
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+def compute_report(date_from: date, date_to: date, period: str = "month",
+                   filters: dict[str, str] | None = None, locale: str = "zh-CN",
+                   with_breakdowns: bool = True) -> dict[str, Any]:
+    """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
+    from reports.suggestions import suggestions
+
+    scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
+    days = daily_sums(scope)
+    total: dict = {}
+    for values in days.values():
+        _add(total, values)
+    head = headline(total)
+    dims = dimensions(total)
+    for d in dims.values():
+        d["quadrant"] = None
+    for key, d in dims.items():
+        d["quadrant"] = quadrant(dims[key], dims)
+    report = {
+        "period": {"from": date_from.isoformat(), "to": date_to.isoformat(), "grouping": period,
+                   "timezone": scope.tz},
+        "filters": scope.filters,
+        "responses": head["n"],
+        "response_rate": response_rate(scope),
+        "satisfaction_index": head["satisfaction_index"],
+        "csat": {k: head["csat"][k] for k in ("value", "ci_low", "ci_high")},
+        "nps": head["nps"],
+        "dimensions": {k: {f: v[f] for f in ("mean", "index", "importance", "priority", "n", "quadrant")}
+                       for k, v in dims.items()},
+        "trend": trend(days, scope, period),
+        "drivers": drivers(dims),
+        "callbacks": callback_sla(scope),
+        "complaint_categories": complaint_categories(scope),
+        "comment_themes": comment_themes(scope),
+        "breakdowns": {by: breakdown(scope, by) for by in BREAKDOWNS} if with_breakdowns else {},
+        "sample": {"csat_n": head["csat"]["n"], "nps_n": total.get("nps_n", 0), "si_n": total.get("si_n", 0)},
+    }
+    report["suggestions"] = suggestions(report, locale)
+    return report

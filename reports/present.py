@@ -1,0 +1,37 @@
+"""What the PDF and the dashboard show of a report: names, charts and tables in one locale."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from core.i18n import in_locale
+from reports.charts import bar_chart, data_uri, driver_chart, trend_chart
+from reports.suggestions import DIMENSION_NAMES, TASK_NAMES, THEME_NAMES
+
+QUADRANTS = {"key_strength": _l("key strength"), "key_weakness": _l("key weakness"),
+             "mixed_strength": _l("secondary strength"), "mixed_weakness": _l("secondary weakness")}
+BREAKDOWN_NAMES = {"channel": _l("By channel"), "ticket_kind": _l("By ticket kind"),
+                   "region": _l("By region"), "agent": _l("By agent")}
+
+
+def present(report: dict[str, Any], locale: str) -> dict[str, Any]:
+    with in_locale(locale):
+        names = {k: str(v) for k, v in DIMENSION_NAMES.items()}
+        charts = {
+            "trend": data_uri(trend_chart(report["trend"], {"si": _("Satisfaction index"),
+                                                            "ci": _("CSAT 95% interval")})),
+            "drivers": data_uri(driver_chart(report["dimensions"], names, {
+                "x": _("Importance (correlation with overall satisfaction)"),
+                "y": _("Performance (index 0–100)"),
+                "weakness": _("improve first: important, low score"),
+                "strength": _("keep: important, high score")})),
+            "breakdowns": {by: data_uri(bar_chart(rows, "satisfaction_index", _("Satisfaction index")))
+                           for by, rows in report["breakdowns"].items() if rows},
+        }
+        return {"charts": charts, "dimension_names": names,
+                "quadrants": {k: str(v) for k, v in QUADRANTS.items()},
+                "task_names": {k: str(v) for k, v in TASK_NAMES.items()},
+                "theme_names": {k: str(v) for k, v in THEME_NAMES.items()},
+                "breakdown_names": {k: str(v) for k, v in BREAKDOWN_NAMES.items()}}

@@ -1,0 +1,98 @@
+"""The managers' dashboard, exports of figures and personal data, and scheduled reports."""
+import csv
+import io
+from datetime import datetime
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from channels.models import Message
+from core.accounts import AuditEvent
+from core.db import db
+from core.settings import save_rules
+from reports.models import GeneratedReport
+from reports.scheduled import generate_due_reports, previous_month, previous_quarter
+from tests.conftest import login
+from tests.test_reports import dataset  # noqa: F401  (fixture)
+
+QUERY = "date_from=2026-01-01&date_to=2026-04-30&period=month"
+
+
+def test_dashboard_shows_the_figures_with_filters(client, dataset):  # noqa: F811
+    login(client, "manager")
+    page = client.get(f"/dashboard?{QUERY}&lang=en").get_data(as_text=True)
+    assert "53.2%" in page and "49.0" in page and "significant (p = " in page
+    assert "data:image/svg+xml;base64," in page  # trend and driver charts
+    filtered = client.get(f"/dashboard?{QUERY}&region=上海").get_data(as_text=True)
+    assert "<div class=\"value\">2</div>" in filtered
+    bad = client.get("/dashboard?date_from=2026-05-01&date_to=2026-01-01")
+    assert bad.status_code == 400
+
+
+def test_figure_exports_csv_and_excel(client, dataset):  # noqa: F811
+    login(client, "manager")
+    text = client.get(f"/dashboard/figures.csv?{QUERY}").get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[rows.index(["# trend"]) + 4][:4] == ["2026-03", "40", "", "30.0"]
+    workbook = load_workbook(io.BytesIO(client.get(f"/dashboard/figures.xlsx?{QUERY}").data))
+    drivers = list(workbook["drivers"].values)
+    assert drivers[1][0] == "stability" and drivers[1][4] == 72.1
+
+
+def test_raw_response_export_is_audited(client, dataset):  # noqa: F811
+    user = login(client, "manager")
+    text = client.get(f"/dashboard/responses.csv?{QUERY}").get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 94 and rows[0]["respondent"] == "R1" and rows[0]["comment"].startswith("网速很快")
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export_responses"))
+    assert event.user_id == user.id and event.details["date_from"] == "2026-01-01"
+    xlsx = load_workbook(io.BytesIO(client.get(f"/dashboard/responses.xlsx?{QUERY}").data))
+    assert xlsx["responses"].max_row == 95
+
+
+def test_agents_cannot_see_the_dashboard_or_export(client, dataset):  # noqa: F811
+    login(client, "agent")
+    assert client.get(f"/dashboard?{QUERY}").status_code == 403
+    assert client.get(f"/dashboard/responses.csv?{QUERY}").status_code == 403
+
+
+def test_report_periods():
+    from datetime import date
+    assert previous_month(date(2026, 3, 1)) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert previous_quarter(date(2026, 5, 10)) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert previous_quarter(date(2026, 1, 2)) == (date(2025, 10, 1), date(2025, 12, 31))
+
+
+def test_scheduled_reports_are_kept_and_mailed_once(client, dataset):  # noqa: F811
+    save_rules({"manager_emails": ["ceo@example.com", "cx@example.com"]})
+    db.session.commit()
+    assert generate_due_reports(datetime(2026, 4, 1, 1, 0)) == 2  # March and Q1
+    assert generate_due_reports(datetime(2026, 4, 1, 2, 0)) == 0
+    reports = {r.kind: r for r in db.session.scalars(select(GeneratedReport))}
+    assert reports["monthly"].date_from.isoformat() == "2026-03-01" and reports["monthly"].pdf.startswith(b"%PDF")
+    assert reports["quarterly"].date_to.isoformat() == "2026-03-31"
+    mails = db.session.scalars(select(Message).where(Message.purpose == "report")).all()
+    assert sorted(m.to for m in mails) == ["ceo@example.com", "ceo@example.com", "cx@example.com", "cx@example.com"]
+    login(client, "manager")
+    archive = client.get("/reports").get_data(as_text=True)
+    assert "2026-01-01 – 2026-03-31" in archive
+    pdf = client.get(f"/reports/{reports['quarterly'].id}.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data == reports["quarterly"].pdf
+
+
+def test_report_email_carries_the_pdf(app, client, dataset):  # noqa: F811
+    from channels.services import deliver_due
+    from tests.channel_fakes import SmtpServer
+
+    save_rules({"manager_emails": ["ceo@example.com"]})
+    db.session.commit()
+    with SmtpServer() as smtp:
+        app.config["SMTP_URL"] = smtp.url
+        try:
+            generate_due_reports(datetime(2026, 2, 1, 1, 0))
+            assert deliver_due() == 2
+        finally:
+            app.config["SMTP_URL"] = ""
+    attachments = [part for mail in smtp.mailbox.messages for part in mail.iter_attachments()]
+    assert len(attachments) == 2 and all(a.get_content().startswith(b"%PDF") for a in attachments)
+    assert attachments[0].get_filename().startswith("huifang-report-")
