@@ -58,5 +58,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def local_time(value, tz: str | None = None, fmt: str = "%Y-%m-%d %H:%M"):
         return to_local(value, tz).strftime(fmt) if value else ""
 
+    @app.template_filter("mask")
+    def mask(value: str | None) -> str:
+        """Phone numbers and e-mail addresses in lists: enough to recognise, not to use."""
+        from tickets.models import mask_contact
+        return mask_contact(value)
+
     app.jinja_env.globals["utcnow"] = utcnow
     return app

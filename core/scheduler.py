@@ -24,6 +24,7 @@ LOCK_KEY = 0x48554946  # "HUIF"
 
 
 def _jobs() -> dict[str, Callable[[datetime], int]]:
+    from admin.retention import anonymise_old_responses
     from callbacks.services import escalate_overdue, reopen_waiting
     from channels.services import deliver_due
     from reports.scheduled import generate_due_reports
@@ -37,6 +38,7 @@ def _jobs() -> dict[str, Callable[[datetime], int]]:
         "reopen_callbacks": lambda now: reopen_waiting(now),
         "escalate_overdue": lambda now: len(escalate_overdue(now)),
         "scheduled_reports": lambda now: generate_due_reports(now),
+        "retention": lambda now: anonymise_old_responses(now),
     }
 
 
@@ -119,7 +121,7 @@ def build_scheduler(app):
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC")
     for name in _jobs():
-        if name == "scheduled_reports":
+        if name in ("scheduled_reports", "retention"):
             scheduler.add_job("core.scheduler:run_job", "cron", minute="*/10", args=[name],
                               id=name, replace_existing=True)
         else:

@@ -1,7 +1,17 @@
 """Pages that belong to no area: home, health check, language switch, errors, headers."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -31,6 +41,14 @@ def healthz():
     except Exception as exc:  # any database error means "not healthy", never a crash
         return jsonify(status="error", database=type(exc).__name__), 503
     return jsonify(status="ok", database="ok")
+
+
+@bp.route("/api/openapi.json")
+def openapi():
+    """The API description integrators (and the fuzz tests) work from."""
+    from pathlib import Path
+    return current_app.response_class((Path(__file__).parent.parent / "tickets" / "openapi.json").read_text(),
+                                      mimetype="application/json")
 
 
 @bp.route("/lang/<code>", methods=["POST"])

@@ -2,23 +2,30 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-matplotlib.rcParams.update({
-    "font.family": "sans-serif",
-    "font.sans-serif": ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "DejaVu Sans"],
-    "axes.unicode_minus": False, "svg.fonttype": "none", "font.size": 9,
-    "axes.spines.top": False, "axes.spines.right": False,
-})
 BLUE, ORANGE, RED, GREY = "#0b6bcb", "#ef6c00", "#c62828", "#8a94a3"
 
 
+@functools.cache
+def pyplot():
+    """matplotlib on first use only: it is the heaviest import of the app (~60 MB)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update({
+        "font.family": "sans-serif",
+        "font.sans-serif": ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "DejaVu Sans"],
+        "axes.unicode_minus": False, "svg.fonttype": "none", "font.size": 9,
+        "axes.spines.top": False, "axes.spines.right": False,
+    })
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def _svg(fig) -> str:
+    plt = pyplot()
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
@@ -34,7 +41,7 @@ def trend_chart(trend: list[dict], labels: dict[str, str]) -> str:
     low-sample periods hollow."""
     periods = [t["period"] for t in trend]
     x = list(range(len(periods)))
-    fig, ax = plt.subplots(figsize=(7.2, 3.0))
+    fig, ax = pyplot().subplots(figsize=(7.2, 3.0))
     csat = [t["csat"] for t in trend]
     low = [t["csat_ci_low"] if t["csat_ci_low"] is not None else float("nan") for t in trend]
     high = [t["csat_ci_high"] if t["csat_ci_high"] is not None else float("nan") for t in trend]
@@ -58,7 +65,7 @@ def trend_chart(trend: list[dict], labels: dict[str, str]) -> str:
 def driver_chart(dimensions: dict[str, dict], names: dict[str, str], labels: dict[str, str]) -> str:
     """Importance (correlation with overall) against performance (index), split at the means."""
     points = {k: v for k, v in dimensions.items() if v["importance"] is not None and v["index"] is not None}
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = pyplot().subplots(figsize=(5.6, 3.6))
     if points:
         xs = [v["importance"] for v in points.values()]
         ys = [v["index"] for v in points.values()]
@@ -82,7 +89,7 @@ def driver_chart(dimensions: dict[str, dict], names: dict[str, str], labels: dic
 
 def bar_chart(rows: list[dict], value: str, label: str) -> str:
     rows = [r for r in rows if r[value] is not None][:10]
-    fig, ax = plt.subplots(figsize=(5.6, 0.35 * max(len(rows), 2) + 0.6))
+    fig, ax = pyplot().subplots(figsize=(5.6, 0.35 * max(len(rows), 2) + 0.6))
     ax.barh([str(r["key"]) for r in rows][::-1], [r[value] for r in rows][::-1], color=BLUE)
     ax.set_xlabel(label)
     ax.set_xlim(0, 100)

@@ -11,6 +11,18 @@ TICKET_KINDS = ("inquiry", "business", "fault", "complaint")
 LOCALES = ("zh-CN", "en")
 
 
+def mask_contact(value: str | None) -> str:
+    """+86138****0001 for a phone, l***@example.cn for an e-mail address."""
+    if not value:
+        return ""
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(value) < 9:
+        return "****" + value[-2:]
+    return value[:-8] + "****" + value[-4:]
+
+
 class Customer(db.Model):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,9 +43,7 @@ class Customer(db.Model):
     @property
     def masked_phone(self) -> str:
         """Lists show only the last four digits (full number only on the task being worked)."""
-        if not self.phone:
-            return ""
-        return self.phone[:-8] + "****" + self.phone[-4:]  # +86138****0001
+        return mask_contact(self.phone)
 
 
 class Ticket(db.Model):

@@ -1,0 +1,32 @@
+"""Retention: responses older than `retention_months` lose their personal data (who answered,
+free text, the link to the customer and ticket) but keep every figure column."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from core.accounts import audit
+from core.db import db, utcnow
+from core.settings import get_rule
+from surveys.models import Answer, Response
+
+
+def anonymise_old_responses(now: datetime | None = None) -> int:
+    months = int(get_rule("retention_months") or 0)
+    if months <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=30 * months)
+    ids = select(Response.id).where(Response.completed_at < cutoff, Response.anonymized_at.is_(None))
+    targets = list(db.session.scalars(ids))
+    if not targets:
+        return 0
+    for start in range(0, len(targets), 1000):
+        chunk = targets[start:start + 1000]
+        db.session.execute(delete(Answer).where(Answer.response_id.in_(chunk),
+                                                Answer.value_text.is_not(None)))
+        db.session.execute(update(Response).where(Response.id.in_(chunk)).values(
+            respondent="", customer_id=None, ticket_id=None, interviewer_id=None, anonymized_at=utcnow()))
+    audit("anonymise_responses", "responses", count=len(targets), older_than=cutoff.isoformat())
+    db.session.commit()
+    return len(targets)

@@ -1,0 +1,107 @@
+"""Every staff route as nobody and as each role: anonymous requests go to /login, the wrong
+role gets 403. A new route without a decision here fails the test."""
+import re
+
+import pytest
+
+from tests.conftest import csrf_token, login
+
+PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login",
+          "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
+          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.unsubscribe", "api.create_ticket"}
+ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
+    "auth.logout": {"agent", "manager"},
+    "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},
+    "callbacks.release_task": {"agent"}, "callbacks.add_attempt": {"agent"}, "callbacks.close_task": {"agent"},
+    "callbacks.supervisor": {"manager"},
+    "surveys_staff.interview": {"agent"},
+    "channels.outbox": {"agent", "manager"}, "channels.message": {"agent", "manager"},
+    "channels.simulator": {"agent", "manager"}, "channels.retry": set(),
+    "reports.dashboard": {"manager"}, "reports.export_figures": {"manager"},
+    "reports.export_responses": {"manager"}, "reports.archive": {"manager"}, "reports.generate": {"manager"},
+    "reports.download": {"manager"},
+    "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
+    "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
+}
+ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "fmt": "csv", "code": "en"}
+
+
+def staff_routes(app):
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC:
+            continue
+        url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ARGS[m.group(1)]), rule.rule)
+        method = "GET" if "GET" in rule.methods else "POST"
+        routes.append((rule.endpoint, method, url))
+    return routes
+
+
+def test_every_staff_route_has_an_access_decision(app):
+    assert {endpoint for endpoint, _, _ in staff_routes(app)} == set(ALLOWED)
+
+
+def call(client, method, url):
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={"csrf_token": csrf_token(client, "/login")})
+    response.get_data()  # consume streamed bodies (CSV exports) like a browser would
+    return response
+
+
+def test_anonymous_requests_are_sent_to_login(ctx, app, client):
+    for endpoint, method, url in staff_routes(app):
+        response = call(client, method, url)
+        assert response.status_code == 302, (endpoint, response.status_code)
+        assert "/login" in response.headers["Location"], endpoint
+
+
+@pytest.mark.parametrize("role", ["agent", "manager", "admin"])
+def test_each_role_reaches_only_its_pages(ctx, app, client, role):
+    login(client, role)
+    for endpoint, method, url in staff_routes(app):
+        if endpoint == "auth.logout":
+            continue
+        response = call(client, method, url)
+        allowed = role == "admin" or role in ALLOWED[endpoint]
+        if allowed:
+            assert response.status_code not in (401, 403) and "/login" not in response.headers.get("Location", ""), (endpoint, response.status_code)
+        else:
+            assert response.status_code == 403, (endpoint, role, response.status_code)
+
+
+def test_login_is_rate_limited_and_wrong_passwords_fail(ctx, client):
+    from core.accounts import create_user
+    create_user("agent@example.com", "Agent", "agent", "correct-horse-1")
+    for _ in range(10):
+        response = client.post("/login", data={"csrf_token": csrf_token(client, "/login"),
+                                               "email": "agent@example.com", "password": "wrong"})
+        assert response.status_code == 401
+    blocked = client.post("/login", data={"csrf_token": csrf_token(client, "/login"),
+                                          "email": "agent@example.com", "password": "correct-horse-1"})
+    assert blocked.status_code == 429
+
+
+def test_passwords_are_hashed_and_sessions_hardened(ctx, app, client):
+    user = login(client, "agent")
+    assert user.password_hash.startswith(("scrypt:", "pbkdf2:")) and "correct-horse-1" not in user.password_hash
+    cookie = client.get_cookie("session")
+    assert cookie.http_only and cookie.same_site == "Lax"
+    headers = client.get("/callbacks").headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_logout_ends_the_session(ctx, client):
+    login(client, "agent")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/callbacks")})
+    assert client.get("/callbacks").status_code == 302
+
+
+def test_open_redirect_after_login_is_refused(ctx, client):
+    from core.accounts import create_user
+    create_user("agent@example.com", "Agent", "agent", "correct-horse-1")
+    response = client.post("/login?next=https://evil.example.com/", data={
+        "csrf_token": csrf_token(client, "/login"), "email": "agent@example.com", "password": "correct-horse-1"})
+    assert response.headers["Location"] == "/"
