@@ -117,7 +117,7 @@ def open_sms_invitation(phone: str) -> Invitation | None:
         select(Invitation).join(Customer, Invitation.customer_id == Customer.id)
         .where(Customer.phone == phone, Invitation.channel == "sms",
                Invitation.state.in_(("sent", "started")), Invitation.expires_at > now)
-        .order_by(Invitation.sent_at.desc()).limit(1))
+        .order_by(Invitation.sent_at.desc()).limit(1).with_for_update(of=Invitation))
 
 
 def set_opt_out(phone: str | None, opted_out: bool, source: str, customer_id: int | None = None) -> int:

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from channels.models import Message
-from channels.transports import TransportError, send_smtp, send_twilio, transport_for
+from channels.transports import TransportError, outgoing, send_smtp, send_twilio, transport_for
 from core.db import db, is_postgres, utcnow
 
 MAX_ATTEMPTS = 8
-SENDING_LEASE = timedelta(minutes=10)
 
 
 def backoff(attempts: int) -> timedelta:
-    """1, 2, 4 ... minutes, at most an hour: a provider outage is ridden out, not dropped."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+    """1, 2, 4 ... minutes (MESSAGE_BACKOFF_SECONDS doubling), at most 64 times that: a
+    provider outage is ridden out, not dropped."""
+    base = current_app.config["MESSAGE_BACKOFF_SECONDS"]
+    return timedelta(seconds=base * min(2 ** max(attempts - 1, 0), 64))
 
 
 def queue_message(channel: str, to: str, purpose: str, body: str, *, subject: str = "",
@@ -47,7 +49,8 @@ def record_inbound(channel: str, sender: str, body: str, invitation_id: int | No
 def _claim_due(now: datetime, limit: int) -> list[int]:
     """Moves due queued messages (and stale `sending` ones whose worker died) to `sending`
     and commits, so no two dispatchers send the same row."""
-    stale = now - SENDING_LEASE
+    # A row left `sending` by a dispatcher that died is taken up again after the lease.
+    stale = now - timedelta(seconds=current_app.config["MESSAGE_LEASE_SECONDS"])
     query = (select(Message.id)
              .where(Message.transport != "outbox",
                     ((Message.state == "queued") & (Message.next_attempt_at <= now))
@@ -63,33 +66,28 @@ def _claim_due(now: datetime, limit: int) -> list[int]:
     return ids
 
 
-def _attachment(message: Message) -> tuple[str, bytes] | None:
-    if not message.report_id:
-        return None
-    from reports.models import GeneratedReport
-    report = db.session.get(GeneratedReport, message.report_id)
-    return (f"huifang-report-{report.date_from}-{report.date_to}.pdf", report.pdf)
-
-
 def deliver(message: Message, now: datetime | None = None) -> None:
-    """One delivery attempt; records the outcome on the row. Caller commits."""
+    """One delivery attempt; records the outcome on the row and commits. The provider is
+    called outside any transaction."""
     now = now or utcnow()
-    message.attempts += 1
+    payload, transport, message_id = outgoing(message), message.transport, message.id
+    db.session.commit()
     try:
-        if message.transport == "twilio":
-            message.provider_id = send_twilio(message)
-        else:
-            message.provider_id = send_smtp(message, _attachment(message))
+        provider_id = (send_twilio if transport == "twilio" else send_smtp)(payload)
+        error = None
     except TransportError as exc:
-        message.error = str(exc)
-        if message.attempts >= MAX_ATTEMPTS:
-            message.state = "failed"
-            _mark_invitation_failed(message)
-        else:
-            message.state = "queued"
-            message.next_attempt_at = now + backoff(message.attempts)
-        return
-    message.state, message.sent_at, message.error = "sent", now, None
+        provider_id, error = None, str(exc)
+    message = db.session.get(Message, message_id)
+    message.attempts += 1
+    if error is None:
+        message.state, message.sent_at, message.error, message.provider_id = "sent", now, None, provider_id
+    elif message.attempts >= MAX_ATTEMPTS:
+        message.state, message.error = "failed", error
+        _mark_invitation_failed(message)
+    else:
+        message.state, message.error = "queued", error
+        message.next_attempt_at = now + backoff(message.attempts)
+    db.session.commit()
 
 
 def _mark_invitation_failed(message: Message) -> None:
@@ -105,10 +103,9 @@ def deliver_due(now: datetime | None = None, limit: int = 200) -> int:
     now = now or utcnow()
     sent = 0
     for message_id in _claim_due(now, limit):
-        message = db.session.get(Message, message_id)
-        deliver(message, now)
+        deliver(db.session.get(Message, message_id), now)
+        sent += db.session.get(Message, message_id).state == "sent"
         db.session.commit()
-        sent += message.state == "sent"
     return sent
 
 

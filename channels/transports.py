@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -14,6 +15,37 @@ from channels.models import Message
 
 class TransportError(Exception):
     """The provider refused or failed; the message stays queued for a retry."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a transport needs of a message, read before the provider is called so that no
+    database transaction (on SQLite: the write lock) stays open across the network call."""
+    id: int
+    channel: str
+    to: str
+    subject: str
+    body: str
+    body_html: str | None
+    unsubscribe_url: str | None = None
+    attachment: tuple[str, bytes] | None = None
+
+
+def outgoing(message: Message) -> Outgoing:
+    from core.db import db
+    from reports.models import GeneratedReport
+    from surveys.models import Invitation
+
+    base = current_app.config["PUBLIC_BASE_URL"]
+    unsubscribe = attachment = None
+    if message.invitation_id and message.channel == "email":
+        unsubscribe = f"{base}/u/{db.session.get(Invitation, message.invitation_id).token}"
+    if message.report_id:
+        report = db.session.get(GeneratedReport, message.report_id)
+        attachment = (f"huifang-report-{report.date_from}-{report.date_to}.pdf", report.pdf)
+    return Outgoing(id=message.id, channel=message.channel, to=message.to, subject=message.subject,
+                    body=message.body, body_html=message.body_html, unsubscribe_url=unsubscribe,
+                    attachment=attachment)
 
 
 def twilio_configured() -> bool:
@@ -38,7 +70,7 @@ def twilio_client():
                   http_client=cfg.get("TWILIO_HTTP_CLIENT"))
 
 
-def send_twilio(message: Message) -> str:
+def send_twilio(message: Outgoing) -> str:
     from twilio.base.exceptions import TwilioException
 
     base = current_app.config["PUBLIC_BASE_URL"]
@@ -71,31 +103,28 @@ def _smtp_settings(url: str) -> dict:
             "starttls": query.get("starttls", ["0"])[0] in ("1", "true")}
 
 
-def build_email(message: Message, attachment: tuple[str, bytes] | None = None) -> EmailMessage:
+def build_email(message: Outgoing) -> EmailMessage:
     email = EmailMessage()
     email["From"] = current_app.config["MAIL_FROM"]
     email["To"] = message.to
     email["Subject"] = message.subject
+    # Stable across retries, so a receiver can recognise a repeat after a crash.
     email["Message-ID"] = f"<huifang-{message.id}@{urlsplit(current_app.config['PUBLIC_BASE_URL']).hostname}>"
-    if message.invitation_id:
-        from core.db import db
-        from surveys.models import Invitation
-        invitation = db.session.get(Invitation, message.invitation_id)
-        unsubscribe = f"{current_app.config['PUBLIC_BASE_URL']}/u/{invitation.token}"
-        email["List-Unsubscribe"] = f"<{unsubscribe}>"
+    if message.unsubscribe_url:
+        email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
-    if attachment:
-        name, data = attachment
+    if message.attachment:
+        name, data = message.attachment
         email.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     return email
 
 
-def send_smtp(message: Message, attachment: tuple[str, bytes] | None = None) -> str:
+def send_smtp(message: Outgoing) -> str:
     cfg = _smtp_settings(current_app.config["SMTP_URL"])
-    email = build_email(message, attachment)
+    email = build_email(message)
     try:
         if cfg["ssl"]:
             server = smtplib.SMTP_SSL(cfg["host"], cfg["port"], timeout=20,

@@ -67,7 +67,7 @@ def status_callback(message_id: int):
 
 def _voice_invitation(token: str):
     try:
-        invitation = invitation_for_answering(token)
+        invitation = invitation_for_answering(token, lock=True)  # retried webhooks run one at a time
     except SurveyUnavailable:
         return None
     g.locale = invitation.customer.locale

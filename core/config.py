@@ -40,6 +40,8 @@ def from_environment(instance: Path) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "SCHEDULER_TICK_SECONDS": float(env.get("SCHEDULER_TICK_SECONDS", "15")),
         "DISPATCH_BATCH": int(env.get("HUIFANG_DISPATCH_BATCH", "500")),
+        "MESSAGE_BACKOFF_SECONDS": float(env.get("HUIFANG_BACKOFF_SECONDS", "60")),
+        "MESSAGE_LEASE_SECONDS": float(env.get("HUIFANG_SENDING_LEASE_SECONDS", "600")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
         "WTF_CSRF_TIME_LIMIT": None,

@@ -31,3 +31,27 @@ def utcnow() -> datetime:
 
 def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+READ_ONLY = {"huifang_read_only": True}
+
+
+def configure_sqlite(engine) -> None:
+    """SQLite with several writers (web workers, the scheduler): WAL so readers never block the
+    writer, and BEGIN IMMEDIATE so two transactions never deadlock upgrading a read lock to a
+    write lock (SQLite would fail one at once instead of waiting). Read-only work (the report's
+    scans) passes READ_ONLY and keeps a deferred BEGIN, so it runs alongside."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy's begin event emits BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        read_only = connection.get_execution_options().get("huifang_read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

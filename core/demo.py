@@ -165,6 +165,7 @@ def bulk_due_invitations(count: int, channel: str = "sms", prefix: str = "BULK")
     now = utcnow()
     ids = db.session.scalars(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), [
         {"external_id": f"{prefix}-{i}", "name": f"客户{i}", "phone": f"+8613{i:09d}", "locale": "zh-CN",
+         "email": f"{prefix.lower()}{i}@example.com",
          "timezone": "Asia/Shanghai", "created_at": now} for i in range(count)]).all()
     invitation_ids = db.session.scalars(insert(Invitation).returning(Invitation.id, sort_by_parameter_order=True), [
         {"token": new_token(), "customer_id": cid, "version_id": version.id, "channel": channel,

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
 
 from callbacks.models import CallbackTask
-from core.db import db, utcnow
+from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
 from reports.stats import pct, pearson, two_proportion_p, wilson
 from reports.themes import THEMES
@@ -282,6 +282,7 @@ def concurrently(scans: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     def run(scan: Callable[[], Any]) -> Any:
         with app.app_context():
             try:
+                db.session.connection(execution_options=READ_ONLY)
                 return scan()
             finally:
                 db.session.remove()

@@ -94,12 +94,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def invitation_for_answering(token: str, now: datetime | None = None) -> Invitation:
-    """The invitation behind a survey link, or SurveyUnavailable(404 / 410)."""
+def invitation_for_answering(token: str, now: datetime | None = None, lock: bool = False) -> Invitation:
+    """The invitation behind a survey link, or SurveyUnavailable(404 / 410). With `lock`, the
+    row is locked until commit, so concurrent answers to one invitation (a double click, two
+    tabs) run one after the other and the second sees what the first stored."""
     now = now or utcnow()
     if not token or len(token) > 64:
         raise SurveyUnavailable(404, "unknown")
-    invitation = db.session.scalar(select(Invitation).where(Invitation.token == token))
+    query = select(Invitation).where(Invitation.token == token)
+    invitation = db.session.scalar(query.with_for_update() if lock else query)
     if invitation is None or invitation.state in ("scheduled", "suppressed"):
         raise SurveyUnavailable(404, "unknown")
     if invitation.state == "completed":

@@ -42,7 +42,7 @@ def _unavailable(exc: SurveyUnavailable):
 @bp.route("/s/<token>", methods=["GET", "POST"])
 def answer(token: str):
     try:
-        invitation = invitation_for_answering(token)
+        invitation = invitation_for_answering(token, lock=request.method == "POST")
     except SurveyUnavailable as exc:
         return _unavailable(exc)
     g.locale = _survey_locale(invitation)

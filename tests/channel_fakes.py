@@ -54,11 +54,14 @@ def signed_post(client, path: str, form: dict, base: str = "https://huifang.exam
 class Mailbox:
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
-        self.refuse = 0
+        self.refuse = 0      # refuse this many recipients, then accept
+        self.down = False    # refuse everything while True (an outage)
+        self.refused = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.refuse:
-            self.refuse -= 1
+        if self.down or self.refuse:
+            self.refuse = max(self.refuse - 1, 0)
+            self.refused += 1
             return "451 4.3.0 Mailbox temporarily unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"

@@ -29,10 +29,12 @@ def test_customer_answers_the_survey_in_chromium(ctx, live_server):
     from playwright.sync_api import sync_playwright
 
     invitation = sent_invitation(locale="en", id="C-BROWSER", phone="+447700900555")
+    token = invitation.token
+    db.session.commit()  # the test holds no lock while the server answers the browser
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 390, "height": 844})
-        page.goto(f"{live_server}/s/{invitation.token}")
+        page.goto(f"{live_server}/s/{token}")
         assert page.title().startswith("Service satisfaction survey")
         page.click("button[type=submit]")  # nothing chosen: the error shows next to the question
         assert page.locator("#q-overall .error").inner_text() == "Please answer this question."

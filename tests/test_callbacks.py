@@ -33,6 +33,7 @@ def task(ctx):
 
 def test_two_staff_claiming_at_once_exactly_one_wins(app, agents, task):
     task_id, user_ids = task.id, [a.id for a in agents]
+    db.session.commit()  # the test holds no lock while the two staff race
     barrier, results = threading.Barrier(len(user_ids)), {}
 
     def grab(user_id):

@@ -28,8 +28,11 @@ def scheduler_process(database_url: str, **env) -> subprocess.Popen:
 
 
 def invitation_messages() -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(Message).where(Message.purpose == "invitation"))
+    """Polled while a scheduler process writes: each read ends its transaction so the test
+    never holds a lock the scheduler waits for."""
+    count = db.session.scalar(select(func.count()).select_from(Message).where(Message.purpose == "invitation"))
+    db.session.commit()
+    return count
 
 
 def wait_for(predicate, timeout=60.0, step=0.01):
