@@ -62,7 +62,8 @@ def _field(question: Question, locale: str) -> Field:
                       validate_choice=False)
 
 
-def page_form(questions: list[Question], locale: str, answers: dict[str, Any], formdata=None) -> FlaskForm:
+def page_form(questions: list[Question], locale: str, answers: dict[str, Any], formdata=None,
+              meta: dict | None = None) -> FlaskForm:
     """A form with one field per visible question of the page, prefilled with saved answers."""
 
     class PageForm(FlaskForm):
@@ -75,7 +76,7 @@ def page_form(questions: list[Question], locale: str, answers: dict[str, Any], f
         if q.key in answers:
             saved = answers[q.key]
             data[q.key] = saved.split(",") if q.type == "multi" else str(saved)
-    return PageForm(formdata=formdata, data=data)
+    return PageForm(formdata=formdata, data=data, meta=meta or {})
 
 
 def parsed_answers(form: FlaskForm, questions: list[Question]) -> dict[str, Any]:

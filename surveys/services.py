@@ -1,14 +1,15 @@
 """Questionnaire store, answering and completing responses: plain functions over the models."""
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import joinedload
 
 from core.db import db, utcnow
 from surveys.definition import Definition, parse_definition
@@ -94,6 +95,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+@functools.cache
+def _by_token(lock: bool):
+    """One query for what the survey page needs (instead of a lazy load each), built once
+    (on first use: the mappers must all be configured)."""
+    query = select(Invitation).where(Invitation.token == bindparam("token")).options(
+        joinedload(Invitation.customer), joinedload(Invitation.version), joinedload(Invitation.response))
+    return query.with_for_update() if lock else query
+
+
 def invitation_for_answering(token: str, now: datetime | None = None, lock: bool = False) -> Invitation:
     """The invitation behind a survey link, or SurveyUnavailable(404 / 410). With `lock`, the
     row is locked until commit, so concurrent answers to one invitation (a double click, two
@@ -101,8 +111,7 @@ def invitation_for_answering(token: str, now: datetime | None = None, lock: bool
     now = now or utcnow()
     if not token or len(token) > 64:
         raise SurveyUnavailable(404, "unknown")
-    query = select(Invitation).where(Invitation.token == token)
-    invitation = db.session.scalar(query.with_for_update() if lock else query)
+    invitation = db.session.scalar(_by_token(lock), {"token": token})
     if invitation is None or invitation.state in ("scheduled", "suppressed"):
         raise SurveyUnavailable(404, "unknown")
     if invitation.state == "completed":
@@ -113,23 +122,20 @@ def invitation_for_answering(token: str, now: datetime | None = None, lock: bool
 
 
 def response_for(invitation: Invitation) -> Response:
-    """The invitation's one response, created on the first answer (safe against a race)."""
+    """The invitation's one response, created on the first answer. Callers hold the
+    invitation's row lock (invitation_for_answering(lock=True)), so two requests never
+    create it twice; the unique invitation_id would refuse a second one anyway."""
     if invitation.response is not None:
         return invitation.response
     ticket = invitation.ticket
     response = Response(invitation_id=invitation.id, version_id=invitation.version_id,
                         customer_id=invitation.customer_id, ticket_id=invitation.ticket_id,
-                        channel=invitation.channel if invitation.channel != "email" else "email",
-                        respondent=invitation.customer.external_id,
+                        channel=invitation.channel, respondent=invitation.customer.external_id,
                         ticket_kind=ticket.kind if ticket else "", region=ticket.region if ticket else "",
-                        agent=ticket.agent if ticket else "")
+                        agent=ticket.agent if ticket else "",
+                        answers=[])  # a new response has none: no lazy SELECT to find that out
+    invitation.response = response
     db.session.add(response)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # Another request created it first: use theirs.
-        db.session.rollback()
-        response = db.session.scalar(select(Response).where(Response.invitation_id == invitation.id))
     if invitation.state == "sent":
         invitation.state = "started"
     return response

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 
 from core.db import db
 from surveys.forms import page_form, parsed_answers
@@ -63,6 +64,8 @@ def answer(token: str):
         complete_response(response_for(invitation))
         return redirect(url_for(".thanks", token=token))
     questions = _page_questions(definition, answers, page)
+    if request.method == "GET" and not answers:
+        return _pristine_page(invitation, definition, questions, page, progress)
     form = page_form(questions, g.locale, answers, formdata=request.form if request.method == "POST" else None)
 
     if request.method == "POST":
@@ -82,6 +85,28 @@ def answer(token: str):
         return redirect(url_for(".answer", token=token, page=next_page))
     return render_template("surveys/page.html", **_context(invitation, definition, form,
                            questions, page, progress))
+
+
+# A page nobody has answered yet is the same for every invitation of a questionnaire version
+# (versions are immutable) but for the token and the CSRF value: render it once per worker.
+_PRISTINE: dict[tuple[int, int, str], str] = {}
+TOKEN_MARK, CSRF_MARK = "__HF_TOKEN__", "__HF_CSRF__"
+
+
+def _pristine_page(invitation, definition, questions, page, progress):
+    key = (invitation.version_id, page, g.locale)
+    if key not in _PRISTINE:
+        form = page_form(questions, g.locale, {}, meta={"csrf": False})
+        context = _context(invitation, definition, form, questions, page, progress)
+        context["invitation"] = _Placeholder(token=TOKEN_MARK)
+        _PRISTINE[key] = render_template("surveys/page.html", csrf_value=CSRF_MARK, **context)
+    html = _PRISTINE[key].replace(TOKEN_MARK, invitation.token).replace(CSRF_MARK, generate_csrf())
+    return html
+
+
+class _Placeholder:
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
 
 
 def _context(invitation, definition, form, questions, page, progress):
