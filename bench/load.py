@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -81,10 +82,13 @@ class Gunicorn:
 
     def __init__(self, target: str, env: dict[str, str], workers: int = 4):
         self.port = free_port()
+        # The server's log goes to a file: a pipe nobody reads fills up and blocks gunicorn.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the server's lifetime
+            "w+", prefix="huifang-gunicorn-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
              "--log-level", "warning", target], cwd=ROOT, env={**os.environ, **env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=self.log)
 
     def __enter__(self) -> Gunicorn:
         deadline = time.monotonic() + 30
@@ -101,6 +105,10 @@ class Gunicorn:
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.log.seek(0)
+        errors = [line for line in self.log if "Traceback" in line or "ERROR" in line or "CRITICAL" in line]
+        if errors:
+            print(f"  server log {self.log.name}: {len(errors)} error line(s), first: {errors[0].strip()}")
 
 
 def warm(port: int, path: str, times: int = 50) -> None:

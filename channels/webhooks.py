@@ -15,6 +15,7 @@ from channels.models import Message
 from channels.services import apply_status, record_inbound
 from core.db import db, utcnow
 from core.i18n import in_locale
+from core.text import has_control, strip_control
 from surveys.services import SurveyUnavailable, invitation_for_answering
 
 bp = Blueprint("webhooks", __name__)
@@ -42,8 +43,8 @@ def _twiml(response) -> Response:
 @bp.post("/twilio/sms")
 @twilio_signed
 def inbound_sms():
-    phone, body = request.form.get("From", ""), request.form.get("Body", "")
-    if not phone:
+    phone, body = request.form.get("From", ""), strip_control(request.form.get("Body", ""))[:1600]
+    if not phone or has_control(phone) or len(phone) > 32:
         abort(400)
     reply = handle_inbound_sms(phone, body)
     twiml = MessagingResponse()

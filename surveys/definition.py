@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.text import strip_control
+
 QUESTION_TYPES = ("rating", "scale", "yesno", "choice", "multi", "text")
 LOCALES = ("zh-CN", "en")
 TEXT_MAX = 2000
@@ -92,9 +94,10 @@ class Question:
             if text not in {v for v, _ in self.choices}:
                 raise AnswerError("choice")
             return text
+        text = strip_control(text).strip()
         if len(text) > TEXT_MAX:
             raise AnswerError("length", max=TEXT_MAX)
-        return text
+        return text or None
 
 
 @dataclass(frozen=True)

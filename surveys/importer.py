@@ -7,6 +7,7 @@ from typing import IO, Any
 from core.csvimport import HeaderError, ImportReport, rows
 from core.db import db
 from core.settings import get_rule
+from core.text import has_control
 from core.timeutil import parse_iso
 from surveys.definition import AnswerError
 from surveys.models import CHANNELS, Response
@@ -29,6 +30,8 @@ def _row_errors(row: dict[str, str], definition) -> tuple[dict[str, Any], list[s
     for name in ("respondent", "region", "agent"):
         if len(row[name]) > 64:
             errors.append(f"{name} is longer than 64 characters")
+        elif has_control(row[name]):
+            errors.append(f"{name} contains control characters")
     for question in definition.questions:
         try:
             value = question.parse(row.get(question.key, ""))

@@ -101,7 +101,7 @@ def _by_token(lock: bool):
     (on first use: the mappers must all be configured)."""
     query = select(Invitation).where(Invitation.token == bindparam("token")).options(
         joinedload(Invitation.customer), joinedload(Invitation.version), joinedload(Invitation.response))
-    return query.with_for_update() if lock else query
+    return query.with_for_update(of=Invitation) if lock else query  # lock the invitation row only
 
 
 def invitation_for_answering(token: str, now: datetime | None = None, lock: bool = False) -> Invitation:

@@ -74,8 +74,6 @@ def test_arbitrary_json_is_refused_cleanly(ctx, client, body, field, value):
         assert response.status_code in (200, 201, 400)
         if response.status_code == 400:
             assert counts() == before
-    db.session.execute(Ticket.__table__.delete())
-    db.session.commit()
 
 
 @FUZZ

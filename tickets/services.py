@@ -16,6 +16,7 @@ from callbacks.models import CallbackTask
 from callbacks.services import create_task
 from core.db import db, utcnow
 from core.settings import get_rules
+from core.text import has_control
 from core.timeutil import parse_iso
 from surveys.models import Invitation
 from surveys.services import latest_version, new_token
@@ -57,7 +58,9 @@ def _text(value: Any, name: str, errors: dict, *, required: bool = False, max_le
         errors[name] = "must be a string"
         return ""
     value = value.strip()
-    if len(value) > max_len:
+    if has_control(value):
+        errors[name] = "contains control characters"
+    elif len(value) > max_len:
         errors[name] = f"must be at most {max_len} characters"
     elif pattern and not pattern.match(value):
         errors[name] = "may hold letters, digits and . _ : / - only"
@@ -93,8 +96,8 @@ def validate_ticket(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
         clean["handled_at"] = parse_iso(handled) if isinstance(handled, str) else None
     except ValueError:
         clean["handled_at"] = None
-    if clean["handled_at"] is None:
-        errors["handled_at"] = "must be an ISO 8601 date-time, e.g. 2026-11-25T09:30:00+08:00"
+    if clean["handled_at"] is None or clean["handled_at"].year < 2000:
+        errors["handled_at"] = "must be an ISO 8601 date-time after 2000, e.g. 2026-11-25T09:30:00+08:00"
     elif clean["handled_at"] > utcnow() + timedelta(minutes=10):
         errors["handled_at"] = "is in the future"
     for name in SHORT_FIELDS:
