@@ -9,21 +9,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-from sqlalchemy import create_engine, text
+from core.db import fresh_postgres_database
 
 
 def fresh_database_url(name: str) -> str:
     base = os.environ.get("BENCH_DATABASE_URL")
     if not base:
         return f"sqlite:///{tempfile.mkdtemp(prefix='huifang-bench-')}/{name}.db"
-    url = base.replace("postgresql://", "postgresql+psycopg://", 1)
-    root, _, _db = url.rpartition("/")
-    admin = create_engine(f"{root}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "bench_{name}"'))
-    admin.dispose()
-    return f"{root}/bench_{name}"
+    return fresh_postgres_database(base, f"bench_{name}")
 
 
 def bench_app(name: str):

@@ -10,13 +10,13 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from channels.conversation import answer, current_question, handle_inbound_sms, set_opt_out
+from channels.conversation import Step, answer, current_question, handle_inbound_sms, set_opt_out
 from channels.models import Message
 from channels.services import apply_status, record_inbound
 from core.db import db, utcnow
 from core.i18n import in_locale
 from core.text import has_control, strip_control
-from surveys.services import SurveyUnavailable, invitation_for_answering
+from surveys.services import SurveyUnavailable, definition_of, invitation_for_answering
 
 bp = Blueprint("webhooks", __name__)
 VOICE_LANG = {"zh-CN": "cmn-CN", "en": "en-US"}
@@ -102,48 +102,48 @@ def _ask(twiml: VoiceResponse, invitation, question, locale: str) -> None:
     twiml.redirect(action, method="POST")
 
 
+def voice_call(view):
+    """A voice webhook for one invitation: hangs up on an unknown or finished one, otherwise
+    lets the view add its verbs, in the customer's language."""
+    @functools.wraps(view)
+    def wrapped(token: str, **kwargs):
+        invitation = _voice_invitation(token)
+        twiml = VoiceResponse()
+        if invitation is None:
+            twiml.hangup()
+        else:
+            with in_locale(invitation.customer.locale):
+                view(invitation, twiml, invitation.customer.locale, **kwargs)
+        return _twiml(twiml)
+    return wrapped
+
+
 @bp.post("/twilio/voice/<token>/start")
 @twilio_signed
-def voice_start(token: str):
-    invitation = _voice_invitation(token)
-    twiml = VoiceResponse()
-    if invitation is None:
-        twiml.hangup()
-        return _twiml(twiml)
-    locale = invitation.customer.locale
-    from surveys.services import definition_of
-    with in_locale(locale):
-        say(twiml, definition_of(invitation.version).text("intro", locale), locale)
-        question = current_question(invitation)
-        if question is not None:
-            _ask(twiml, invitation, question, locale)
-    return _twiml(twiml)
+@voice_call
+def voice_start(invitation, twiml: VoiceResponse, locale: str) -> None:
+    say(twiml, definition_of(invitation.version).text("intro", locale), locale)
+    question = current_question(invitation)
+    if question is not None:
+        _ask(twiml, invitation, question, locale)
 
 
 @bp.post("/twilio/voice/<token>/answer/<key>")
 @twilio_signed
-def voice_answer(token: str, key: str):
-    invitation = _voice_invitation(token)
-    twiml = VoiceResponse()
-    if invitation is None:
-        twiml.hangup()
-        return _twiml(twiml)
-    locale = invitation.customer.locale
+@voice_call
+def voice_answer(invitation, twiml: VoiceResponse, locale: str, key: str) -> None:
     current = current_question(invitation)
-    if current is not None and current.key == key:  # a stale retry of an answered question is ignored
+    if current is not None and current.key == key:
         step = answer(invitation, request.form.get("Digits", ""), "voice")
-    else:
-        from channels.conversation import Step
+    else:  # a retried webhook for a question already answered: just go on
         step = Step(question=current, done=current is None)
-    with in_locale(locale):
-        if step.done:
-            say(twiml, _("Thank you for your feedback. Goodbye."), locale)
-            twiml.hangup()
-        else:
-            if step.error:
-                say(twiml, _("Sorry, that was not a valid answer."), locale)
-            _ask(twiml, invitation, step.question, locale)
-    return _twiml(twiml)
+    if step.done:
+        say(twiml, _("Thank you for your feedback. Goodbye."), locale)
+        twiml.hangup()
+        return
+    if step.error:
+        say(twiml, _("Sorry, that was not a valid answer."), locale)
+    _ask(twiml, invitation, step.question, locale)
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"])

@@ -15,14 +15,17 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def database_url(url: str) -> str:
+    """postgres:// and postgresql:// URLs name the psycopg 3 driver, as SQLAlchemy wants."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def from_environment(instance: Path) -> dict:
     env = os.environ
-    db_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'huifang.db'}"
-    # SQLAlchemy wants the psycopg 3 driver named explicitly.
-    if db_url.startswith("postgres://"):
-        db_url = "postgresql://" + db_url[len("postgres://"):]
-    if db_url.startswith("postgresql://"):
-        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+    db_url = database_url(env.get("DATABASE_URL") or f"sqlite:///{instance / 'huifang.db'}")
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance),
         "SQLALCHEMY_DATABASE_URI": db_url,
@@ -40,6 +43,8 @@ def from_environment(instance: Path) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "SCHEDULER_TICK_SECONDS": float(env.get("SCHEDULER_TICK_SECONDS", "15")),
         "DISPATCH_BATCH": int(env.get("HUIFANG_DISPATCH_BATCH", "500")),
+        # How long one tick may keep draining a backlog (default: half a tick).
+        "DRAIN_SECONDS": float(env["HUIFANG_DRAIN_SECONDS"]) if env.get("HUIFANG_DRAIN_SECONDS") else None,
         "MESSAGE_BACKOFF_SECONDS": float(env.get("HUIFANG_BACKOFF_SECONDS", "60")),
         "MESSAGE_LEASE_SECONDS": float(env.get("HUIFANG_SENDING_LEASE_SECONDS", "600")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -65,7 +65,8 @@ def _run(name: str, config) -> int:
     from surveys.dispatch import send_due_invitations
 
     # Drain a backlog in batches for up to half a tick, each batch its own transaction.
-    batch, budget = config["DISPATCH_BATCH"], config["SCHEDULER_TICK_SECONDS"] / 2
+    batch = config["DISPATCH_BATCH"]
+    budget = config["DRAIN_SECONDS"] if config.get("DRAIN_SECONDS") is not None else config["SCHEDULER_TICK_SECONDS"] / 2
     started, total = time.monotonic(), 0
     while True:
         sent = send_due_invitations(utcnow(), limit=batch)

@@ -7,10 +7,9 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app import create_app
-from core.db import db, utcnow
+from core.db import db, fresh_postgres_database, utcnow
 
 
 def _database_url(tmp_path_factory, worker: str) -> str:
@@ -18,15 +17,7 @@ def _database_url(tmp_path_factory, worker: str) -> str:
     if not base:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'huifang.db'}"
     # One PostgreSQL database per xdist worker, created fresh for the session.
-    url = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
-    root, _, name = url.rpartition("/")
-    name = f"{name}_{worker}"
-    admin = create_engine(f"{root}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{root}/{name}"
+    return fresh_postgres_database(base, f"{base.rpartition('/')[2]}_{worker}")
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,12 @@ from tests.conftest import make_ticket, sent_invitation
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def scheduler_process(database_url: str, **env) -> subprocess.Popen:
+def scheduler_process(database_url: str, slow: bool = False, **env) -> subprocess.Popen:
+    """A real scheduler process; `slow` dispatches one batch of 5 per 0.3 s tick, so a kill
+    reliably lands mid-dispatch."""
     environment = {**os.environ, "DATABASE_URL": database_url, "SCHEDULER_TICK_SECONDS": "0.3",
-                   "HUIFANG_DISPATCH_BATCH": "5", "TWILIO_ACCOUNT_SID": "", "SMTP_URL": "", **env}
+                   "HUIFANG_DISPATCH_BATCH": "5", "HUIFANG_DRAIN_SECONDS": "0" if slow else "",
+                   "TWILIO_ACCOUNT_SID": "", "SMTP_URL": "", **env}
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], cwd=ROOT,
                             env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -99,7 +102,7 @@ def test_scheduler_once_runs_every_job(app, ctx):
 def test_killed_scheduler_loses_nothing_and_sends_nothing_twice(ctx, database_url):
     total = 1000
     ids = bulk_due_invitations(total)
-    first = scheduler_process(database_url)
+    first = scheduler_process(database_url, slow=True)
     try:
         assert wait_for(lambda: invitation_messages() > 0, timeout=30), first.stdout.read()
         # A second scheduler on the same database refuses to start.
