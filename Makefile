@@ -40,8 +40,11 @@ test-pg: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# The benchmarks on SQLite, then on PostgreSQL (BENCH_PG= skips it). About 15 minutes.
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/huifang
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
+	@if [ -n "$(BENCH_PG)" ]; then ./scripts/postgres-up.sh && BENCH_DATABASE_URL=$(BENCH_PG) $(PY) -m bench $(BENCH_ARGS); fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
