@@ -97,6 +97,7 @@ class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+    phone = StringField(_l("Phone for click-to-call (E.164, optional)"), validators=[Length(max=20)])
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(min=8, max=128)])
 
 

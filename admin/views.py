@@ -41,7 +41,8 @@ def users():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            user = create_user(form.email.data, form.name.data, form.role.data, form.password.data)
+            user = create_user(form.email.data, form.name.data, form.role.data, form.password.data,
+                               phone=form.phone.data or None)
             audit("create_user", f"user:{user.id}", role=user.role)
             db.session.commit()
             flash(_("Account created."), "success")

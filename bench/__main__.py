@@ -16,7 +16,7 @@ SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 50_000}, "web": {"sec
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Huifang benchmarks")
-    parser.add_argument("names", nargs="*", choices=list(BENCHES), default=list(BENCHES))
+    parser.add_argument("names", nargs="*", choices=list(BENCHES), help="default: all")
     parser.add_argument("--small", action="store_true", help="small sizes, for a quick check")
     args = parser.parse_args()
     failed = False

@@ -187,3 +187,26 @@ def work_list_query(*, kind: str | None = None, tier: int | None = None, region:
     if owner_id:
         query = query.where(CallbackTask.owner_id == owner_id)
     return query.order_by(CallbackTask.due_at, CallbackTask.priority, CallbackTask.id)
+
+
+def click_to_call(task: CallbackTask, agent) -> str:
+    """Twilio rings the agent's phone first, then bridges to the customer (see the bridge
+    webhook), so the customer sees the operator's number. Returns the call SID. Commits."""
+    from flask import current_app
+
+    from channels.transports import twilio_client, twilio_configured
+
+    _require_owner(task, agent.id)
+    if not twilio_configured():
+        raise TaskError("click-to-call needs Twilio settings; call the number by hand")
+    if not agent.phone:
+        raise TaskError("add your own phone number to your account to use click-to-call")
+    base = current_app.config["PUBLIC_BASE_URL"]
+    try:
+        call = twilio_client().calls.create(to=agent.phone, from_=current_app.config["TWILIO_FROM"],
+                                            url=f"{base}/twilio/bridge/{task.id}")
+    except Exception as exc:  # the provider's error, shown to the agent
+        raise TaskError(f"Twilio could not place the call: {exc}"[:300]) from exc
+    db.session.add(TaskEvent(task_id=task.id, kind="call_started", detail=call.sid, user_id=agent.id))
+    db.session.commit()
+    return call.sid

@@ -8,7 +8,16 @@ from sqlalchemy import func, select
 
 from callbacks.forms import KIND_LABELS, OUTCOME_LABELS, AttemptForm, CloseForm, FilterForm
 from callbacks.models import ACTIVE_STATES, CallbackTask
-from callbacks.services import TaskError, claim, close, record_attempt, release, work_list_query
+from callbacks.services import (
+    TaskError,
+    claim,
+    click_to_call,
+    close,
+    record_attempt,
+    release,
+    work_list_query,
+)
+from channels.transports import twilio_configured
 from core.accounts import audit
 from core.auth import role_required
 from core.db import db, utcnow
@@ -63,7 +72,8 @@ def task(task_id: int):
         audit("view_phone", f"task:{task.id}")
         db.session.commit()
     return render_template("callbacks/task.html", task=task, responses=history, earlier=earlier,
-                           working=working, attempt_form=AttemptForm(), close_form=CloseForm(), now=utcnow())
+                           working=working, attempt_form=AttemptForm(), close_form=CloseForm(), now=utcnow(),
+                           can_click_to_call=twilio_configured() and bool(current_user.phone))
 
 
 @bp.post("/<int:task_id>/claim")
@@ -89,6 +99,18 @@ def release_task(task_id: int):
     except TaskError as exc:
         flash(str(exc), "error")
     return redirect(url_for(".work_list")), 303
+
+
+@bp.post("/<int:task_id>/call")
+@role_required("agent")
+def call_customer(task_id: int):
+    task = _task_or_404(task_id)
+    try:
+        click_to_call(task, current_user)
+        flash(_("Your phone will ring: answer it to be connected to the customer."), "success")
+    except TaskError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for(".task", task_id=task.id)), 303
 
 
 @bp.post("/<int:task_id>/attempts")
@@ -137,7 +159,7 @@ def _task_page_with(task, **forms):
     forms.setdefault("close_form", CloseForm(formdata=None))
     working = task.owner_id == current_user.id and task.state in ("claimed", "in_progress")
     return render_template("callbacks/task.html", task=task, responses=[], earlier=[], working=working,
-                           now=utcnow(), **forms)
+                           now=utcnow(), can_click_to_call=False, **forms)
 
 
 def _zone(name: str):

@@ -146,6 +146,23 @@ def voice_answer(invitation, twiml: VoiceResponse, locale: str, key: str) -> Non
     _ask(twiml, invitation, step.question, locale)
 
 
+@bp.post("/twilio/bridge/<int:task_id>")
+@twilio_signed
+def bridge_call(task_id: int):
+    """Click-to-call, second leg: the agent answered, now dial the customer."""
+    from callbacks.models import CallbackTask
+
+    task = db.session.get(CallbackTask, task_id)
+    twiml = VoiceResponse()
+    if task is None or task.state not in ("claimed", "in_progress") or not task.customer.phone:
+        twiml.say("This callback task is no longer open.", language="en-US")
+        twiml.hangup()
+        return _twiml(twiml)
+    twiml.say("正在为您接通客户。", language="cmn-CN")
+    twiml.dial(task.customer.phone, caller_id=current_app.config["TWILIO_FROM"], timeout=30)
+    return _twiml(twiml)
+
+
 @bp.route("/u/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str):
     """E-mail unsubscribe: GET asks, POST (the page's button or RFC 8058 one-click) opts out."""

@@ -21,6 +21,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(20))  # for click-to-call: Twilio rings it first
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -40,15 +41,20 @@ class User(UserMixin, db.Model):
         return self.role == "admin" or self.role in roles
 
 
-def create_user(email: str, name: str, role: str, password: str) -> User:
+def create_user(email: str, name: str, role: str, password: str, phone: str | None = None) -> User:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if phone:
+        from tickets.services import normalise_phone
+        phone = normalise_phone(phone)
+        if phone is None:
+            raise ValueError("phone must be an E.164 number, e.g. +8613800138000")
     if len(password) < 8:
         raise ValueError("password must have at least 8 characters")
     email = email.strip().lower()
     if db.session.scalar(select(User).where(User.email == email)):
         raise ValueError(f"a user with e-mail {email} exists already")
-    user = User(email=email, name=name, role=role)
+    user = User(email=email, name=name, role=role, phone=phone or None)
     user.set_password(password)
     db.session.add(user)
     db.session.commit()

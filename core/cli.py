@@ -33,12 +33,13 @@ def register_commands(app: Flask) -> None:
     @click.option("--email", required=True)
     @click.option("--name", default="")
     @click.option("--role", type=click.Choice(["admin", "agent", "manager"]), required=True)
+    @click.option("--phone", default=None, help="E.164; Twilio rings it for click-to-call")
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-    def create_user_cmd(email: str, name: str, role: str, password: str):
+    def create_user_cmd(email: str, name: str, role: str, phone: str | None, password: str):
         """Create a staff account."""
         from core.accounts import create_user
         try:
-            user = create_user(email, name or email.split("@")[0], role, password)
+            user = create_user(email, name or email.split("@")[0], role, password, phone=phone)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"created {user.role} {user.email}")

@@ -247,6 +247,9 @@ ZH = {
     "Key drivers: importance is the Pearson correlation of a dimension's score with overall satisfaction; performance is its mean index; priority = importance × (100 − performance). Correlated dimensions inflate each other's importance: read it as a ranking, not as an effect size.": '关键驱动因素:重要性为该维度得分与总体满意度的 Pearson 相关系数;表现为其平均指数;优先级 = 重要性 × (100 − 表现)。相互相关的维度会抬高彼此的重要性,请将其视为排序而非效应大小。',
     'Callback SLA: tasks whose deadline fell in the period and that can be judged (met, or past due); on time when the first contact (or, for investigation and feedback, the closure) came before the deadline.': '回访时限:时限落在本期且可评估(已完成或已过期)的任务;首次联系(调查和反馈类任务为关闭)早于时限即为按时。',
     'Dates are in %(tz)s.': '日期按 %(tz)s 时区。',
+    "Your phone will ring: answer it to be connected to the customer.": "您的电话将响起,接听后即可接通客户。",
+    "Call via Twilio": "通过 Twilio 呼叫",
+    "Phone for click-to-call (E.164, optional)": "一键外呼使用的电话(E.164 格式,可选)",
 }
 
 

@@ -8,11 +8,11 @@ from tests.conftest import csrf_token, login
 
 PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
-          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.unsubscribe", "api.create_ticket"}
+          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "auth.logout": {"agent", "manager"},
     "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},
-    "callbacks.release_task": {"agent"}, "callbacks.add_attempt": {"agent"}, "callbacks.close_task": {"agent"},
+    "callbacks.release_task": {"agent"}, "callbacks.call_customer": {"agent"}, "callbacks.add_attempt": {"agent"}, "callbacks.close_task": {"agent"},
     "callbacks.supervisor": {"manager"},
     "surveys_staff.interview": {"agent"},
     "channels.outbox": {"agent", "manager"}, "channels.message": {"agent", "manager"},

@@ -302,3 +302,26 @@ def test_import_responses_refuses_an_unknown_column(app, ctx, tmp_path):
     result = app.test_cli_runner().invoke(args=["import-responses", str(path)])
     assert "unknown column(s): overal" in result.output and result.exit_code != 0
     assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+
+
+# ---- click-to-call ---------------------------------------------------------------------------
+
+def test_click_to_call_rings_the_agent_then_bridges_to_the_customer(ctx, client, twilio):
+    from callbacks.services import claim
+    from core.accounts import create_user
+    from tests.conftest import make_ticket
+    task = make_ticket(kind="complaint").tasks[0]
+    agent = create_user("caller@example.com", "Caller", "agent", "correct-horse-1", phone="+8613912345678")
+    login(client, "agent", email="caller@example.com")
+    refused = post_form(client, f"/callbacks/{task.id}/call", {}, token_from=f"/callbacks/{task.id}")
+    assert refused.status_code == 303 and twilio.requests == []  # not claimed: no call
+    claim(task.id, agent.id)
+    page = client.get(f"/callbacks/{task.id}?lang=en").get_data(as_text=True)
+    assert "Call via Twilio" in page
+    post_form(client, f"/callbacks/{task.id}/call", {}, token_from=f"/callbacks/{task.id}")
+    call = twilio.requests[-1]
+    assert call["url"].endswith("/Calls.json") and call["data"]["To"] == "+8613912345678"
+    assert call["data"]["Url"] == f"https://huifang.example.com/twilio/bridge/{task.id}"
+    bridge = signed_post(client, f"/twilio/bridge/{task.id}", {"CallSid": "CA1"}).get_data(as_text=True)
+    assert "<Dial" in bridge and "+8613800138000</Dial>" in bridge and 'callerId="+15005550006"' in bridge
+    assert signed_post(client, f"/twilio/bridge/{task.id}", {}, forge=True).status_code == 403
