@@ -16,9 +16,13 @@ SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 50_000}, "web": {"sec
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Huifang benchmarks")
-    parser.add_argument("names", nargs="*", choices=list(BENCHES), help="default: all")
+    # No `choices` here: argparse checks an empty list against them and refuses it.
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHES)} (default: all)")
     parser.add_argument("--small", action="store_true", help="small sizes, for a quick check")
     args = parser.parse_args()
+    unknown = [n for n in args.names if n not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     failed = False
     for name in args.names or BENCHES:
         module = importlib.import_module(f"bench.{name}")
