@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,10 +38,6 @@ def timed() -> Iterator[dict]:
     start = time.perf_counter()
     yield result
     result["seconds"] = time.perf_counter() - start
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def line(label: str, value: str) -> None:

@@ -64,8 +64,13 @@ def _typed(rows: list[dict]) -> list[dict]:
 
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {root!r})
+def peak_mb():
+    # VmHWM is this process's own peak; ru_maxrss would carry the parent's across fork+exec.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 from datetime import date
 from app import create_app
 app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}}})
@@ -74,10 +79,10 @@ with app.app_context():
     from reports.pdf import render_pdf
     t = time.perf_counter(); r = compute_report(date(2025, 12, 1), date(2026, 11, 30), "month")
     json_s = time.perf_counter() - t
-    json_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    json_rss = peak_mb()
     t = time.perf_counter(); pdf = render_pdf(r, "zh-CN"); pdf_s = time.perf_counter() - t
     print(json.dumps({{"json_s": json_s, "json_rss": json_rss, "pdf_s": pdf_s, "pdf_bytes": len(pdf),
-                      "pdf_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "pdf_rss": peak_mb(),
                       "responses": r["responses"]}}))
 """
 
