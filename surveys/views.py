@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
 
 from core.db import db
 from surveys.forms import page_form, parsed_answers
+from surveys.models import Invitation
 from surveys.services import (
     SurveyUnavailable,
     complete_response,
@@ -119,15 +121,8 @@ def _context(invitation, definition, form, questions, page, progress):
 
 @bp.route("/s/<token>/thanks")
 def thanks(token: str):
-    try:
-        invitation = invitation_for_answering(token)
-    except SurveyUnavailable as exc:
-        if exc.reason != "used":
-            return _unavailable(exc)
-        from sqlalchemy import select
-
-        from surveys.models import Invitation
-        invitation = db.session.scalar(select(Invitation).where(Invitation.token == token))
-        g.locale = _survey_locale(invitation)
-        return render_template("surveys/thanks.html", invitation=invitation)
-    abort(404)  # not finished yet: nothing to thank for
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token == token)) if len(token) <= 64 else None
+    if invitation is None or invitation.state != "completed":
+        abort(404)  # unknown, or not finished yet: nothing to thank for
+    g.locale = _survey_locale(invitation)
+    return render_template("surveys/thanks.html", invitation=invitation)

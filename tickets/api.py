@@ -20,11 +20,10 @@ def _bearer() -> str | None:
 def require_api_key():
     key = _bearer()
     if key is None or not api_key_valid(key, current_app.config["HUIFANG_API_KEYS"]):
-        db.session.commit()  # keeps last_used_at of a valid key; nothing else is pending
         response = jsonify(error="a valid API key is required: Authorization: Bearer <key>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="huifang"'
         return response, 401
-    db.session.commit()
+    db.session.commit()  # the key's last_used_at
 
 
 @bp.post("/tickets")
