@@ -12,6 +12,9 @@ OUTCOME_LABELS = {"reached": _l("Reached"), "no_answer": _l("No answer"), "busy"
 RESOLUTION_LABELS = {"resolved": _l("Resolved"), "explained": _l("Explained / advised"),
                      "compensated": _l("Compensated"), "transferred": _l("Transferred to another team"),
                      "not_resolved": _l("Not resolved"), "customer_declined": _l("Customer declined")}
+STATE_LABELS = {"open": _l("open"), "claimed": _l("claimed"), "in_progress": _l("in progress"),
+                "waiting": _l("waiting to call back"), "escalated": _l("escalated"), "done": _l("done"),
+                "unreachable": _l("unreachable")}
 KIND_LABELS = {"post_handling": _l("Post-handling callback"), "complaint_accept": _l("Complaint: accept"),
                "complaint_investigate": _l("Complaint: investigate"),
                "complaint_feedback": _l("Complaint: feed back result"),

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from callbacks.forms import KIND_LABELS, OUTCOME_LABELS, AttemptForm, CloseForm, FilterForm
+from callbacks.forms import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, AttemptForm, CloseForm, FilterForm
 from callbacks.models import ACTIVE_STATES, CallbackTask
 from callbacks.services import (
     TaskError,
@@ -31,7 +31,7 @@ PAGE_SIZE = 50
 
 @bp.app_context_processor
 def labels():
-    return {"KIND_LABELS": KIND_LABELS, "OUTCOME_LABELS": OUTCOME_LABELS}
+    return {"KIND_LABELS": KIND_LABELS, "OUTCOME_LABELS": OUTCOME_LABELS, "STATE_LABELS": STATE_LABELS}
 
 
 def _regions() -> list[str]:

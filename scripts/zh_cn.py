@@ -250,6 +250,8 @@ ZH = {
     "Your phone will ring: answer it to be connected to the customer.": "您的电话将响起,接听后即可接通客户。",
     "Call via Twilio": "通过 Twilio 呼叫",
     "Phone for click-to-call (E.164, optional)": "一键外呼使用的电话(E.164 格式,可选)",
+    "open": "待处理", "claimed": "已领取", "in progress": "处理中", "waiting to call back": "等待回电",
+    "escalated": "已升级", "done": "已完成", "unreachable": "无法联系",
 }
 
 
