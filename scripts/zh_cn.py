@@ -252,6 +252,7 @@ ZH = {
     "Phone for click-to-call (E.164, optional)": "一键外呼使用的电话(E.164 格式,可选)",
     "open": "待处理", "claimed": "已领取", "in progress": "处理中", "waiting to call back": "等待回电",
     "escalated": "已升级", "done": "已完成", "unreachable": "无法联系",
+    "The customer's tickets": "客户的工单", "this task": "本任务",
 }
 
 

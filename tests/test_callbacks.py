@@ -142,3 +142,14 @@ def test_work_list_shows_due_first_and_filters(app, ctx, client):
     assert "+8613800000001" not in page and "+86138****0001" in page
     filtered = client.get("/callbacks?region=上海").get_data(as_text=True)
     assert "张伟" in filtered and "李娜" not in filtered
+
+
+def test_task_page_shows_the_customers_history(app, ctx, client):
+    from tests.conftest import login
+    first = make_ticket("T-old", kind="fault", handled_at=utcnow() - timedelta(days=40), category="宽带断网")
+    task = make_ticket("T-new", kind="complaint", category="计费争议").tasks[0]
+    assert first.ticket.customer_id == task.customer_id
+    login(client, "agent")
+    page = client.get(f"/callbacks/{task.id}?lang=en").get_data(as_text=True)
+    assert "The customer's tickets" in page and "T-old" in page and "宽带断网" in page
+    assert "T-new" in page and "this task" in page
