@@ -6,7 +6,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from callbacks.forms import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, AttemptForm, CloseForm, FilterForm
+from callbacks.forms import (
+    KIND_LABELS,
+    OUTCOME_LABELS,
+    STATE_LABELS,
+    AttemptForm,
+    CloseForm,
+    FilterForm,
+)
 from callbacks.models import ACTIVE_STATES, CallbackTask
 from callbacks.services import (
     TaskError,
