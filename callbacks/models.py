@@ -11,7 +11,6 @@ TASK_KINDS = ("post_handling", "complaint_accept", "complaint_investigate",
               "complaint_feedback", "detractor")
 # open -> claimed -> in_progress -> done | unreachable; waiting = "call back later at T";
 # escalated = overdue, moved a tier up and back in the pool.
-TASK_STATES = ("open", "claimed", "in_progress", "waiting", "escalated", "done", "unreachable")
 ACTIVE_STATES = ("open", "claimed", "in_progress", "waiting", "escalated")
 OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "call_back_later")
 RESOLUTION_CATEGORIES = ("resolved", "explained", "compensated", "transferred",

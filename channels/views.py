@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from channels.models import Message
+from channels.models import MESSAGE_STATES, Message
 from channels.services import retry_now
 from core.accounts import audit
 from core.auth import role_required
@@ -26,7 +26,7 @@ def outbox():
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     messages = db.session.scalars(query.order_by(Message.id.desc())
                                   .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    return render_template("channels/outbox.html", messages=messages, page=page,
+    return render_template("channels/outbox.html", messages=messages, page=page, states=MESSAGE_STATES,
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total=total,
                            filter_args={k: v for k, v in request.args.items() if k != "page"})
 

@@ -17,13 +17,17 @@ class HeaderError(ValueError):
     pass
 
 
-def rows(fh: IO[str], required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yields (line number, row) with cells stripped; a header missing columns is refused."""
+def rows(fh: IO[str], required: tuple[str, ...], allowed: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yields (line number, row) with cells stripped. A header that lacks a required column, or
+    names one the format does not have (a misspelling would drop its data silently), is refused."""
     reader = csv.DictReader(fh)
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]
     if missing:
         raise HeaderError(f"the header lacks column(s): {', '.join(missing)}")
+    unknown = [c for c in header if c not in allowed]
+    if unknown:
+        raise HeaderError(f"unknown column(s): {', '.join(unknown)}")
     reader.fieldnames = header
     for row in reader:
         if None in row:  # more cells than the header has

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from core.db import db, utcnow
@@ -201,10 +201,3 @@ def complete_response(response: Response, completed_at: datetime | None = None,
         open_followup_if_needed(response)
     db.session.commit()
     return True
-
-
-def count_completed(since: datetime | None = None) -> int:
-    query = select(func.count()).select_from(Response).where(Response.completed_at.is_not(None))
-    if since:
-        query = query.where(Response.completed_at >= since)
-    return db.session.scalar(query)

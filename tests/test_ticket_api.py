@@ -116,3 +116,12 @@ def test_import_tickets_csv_reports_bad_rows_by_line_and_imports_the_rest(app, c
     assert "line 5: handled_at" in result.output
     assert "imported 2 tickets, skipped 2 bad row(s)" in result.output
     assert sorted(db.session.scalars(select(Ticket.external_id))) == ["T1", "T3"]
+
+
+def test_import_tickets_refuses_an_unknown_column(app, ctx, tmp_path):
+    path = tmp_path / "tickets.csv"
+    path.write_text("external_id,kind,handled_at,customer_id,phon\nT1,fault,2026-11-01T10:00:00Z,C1,+8613800000001\n",
+                    encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["import-tickets", str(path)])
+    assert "line 1: unknown column(s): phon" in result.output and result.exit_code != 0
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0

@@ -15,7 +15,7 @@ def import_tickets_csv(fh: IO[str]) -> ImportReport:
     report = ImportReport()
     rules = get_rules()
     try:
-        for line, row in rows(fh, ("external_id", "kind", "handled_at", "customer_id")):
+        for line, row in rows(fh, ("external_id", "kind", "handled_at", "customer_id"), COLUMNS):
             if "__extra__" in row:
                 report.errors.append((line, "the row has more cells than the header"))
                 continue
