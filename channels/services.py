@@ -66,9 +66,9 @@ def _claim_due(now: datetime, limit: int) -> list[int]:
     return ids
 
 
-def deliver(message: Message, now: datetime | None = None) -> None:
-    """One delivery attempt; records the outcome on the row and commits. The provider is
-    called outside any transaction."""
+def deliver(message: Message, now: datetime | None = None) -> bool:
+    """One delivery attempt; records the outcome on the row and commits; True when sent. The
+    provider is called outside any transaction."""
     now = now or utcnow()
     payload, transport, message_id = outgoing(message), message.transport, message.id
     db.session.commit()
@@ -88,6 +88,7 @@ def deliver(message: Message, now: datetime | None = None) -> None:
         message.state, message.error = "queued", error
         message.next_attempt_at = now + backoff(message.attempts)
     db.session.commit()
+    return error is None
 
 
 def _mark_invitation_failed(message: Message) -> None:
@@ -103,9 +104,7 @@ def deliver_due(now: datetime | None = None, limit: int = 200) -> int:
     now = now or utcnow()
     sent = 0
     for message_id in _claim_due(now, limit):
-        deliver(db.session.get(Message, message_id), now)
-        sent += db.session.get(Message, message_id).state == "sent"
-        db.session.commit()
+        sent += deliver(db.session.get(Message, message_id), now)
     return sent
 
 

@@ -31,14 +31,14 @@ def _jobs() -> dict[str, Callable[[datetime], int]]:
     from surveys.dispatch import expire_invitations, send_due_invitations, send_reminders
 
     return {
-        "send_invitations": lambda now: send_due_invitations(now),
-        "send_reminders": lambda now: send_reminders(now),
-        "deliver_messages": lambda now: deliver_due(now),
-        "expire_invitations": lambda now: expire_invitations(now),
-        "reopen_callbacks": lambda now: reopen_waiting(now),
+        "send_invitations": send_due_invitations,
+        "send_reminders": send_reminders,
+        "deliver_messages": deliver_due,
+        "expire_invitations": expire_invitations,
+        "reopen_callbacks": reopen_waiting,
         "escalate_overdue": lambda now: len(escalate_overdue(now)),
-        "scheduled_reports": lambda now: generate_due_reports(now),
-        "retention": lambda now: anonymise_old_responses(now),
+        "scheduled_reports": generate_due_reports,
+        "retention": anonymise_old_responses,
     }
 
 

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 from wtforms import DateField, SelectField
 from wtforms.validators import DataRequired, ValidationError
 
@@ -67,16 +68,11 @@ def _filter_form() -> ReportFilter:
     args = request.args.to_dict()
     args.setdefault("date_from", (today - timedelta(days=180)).replace(day=1).isoformat())
     args.setdefault("date_to", today.isoformat())
-    form = ReportFilter(formdata=_Args(args))
+    form = ReportFilter(formdata=MultiDict(args))
     for name in ("region", "agent"):
         values = db.session.scalars(select(getattr(SurveyResponse, name)).distinct().order_by(getattr(SurveyResponse, name)))
         getattr(form, name).choices += [(v, v) for v in values if v]
     return form
-
-
-class _Args(dict):
-    def getlist(self, key):
-        return [self[key]] if key in self else []
 
 
 def _report_from_request() -> tuple[ReportFilter, dict | None]:
