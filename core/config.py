@@ -26,6 +26,7 @@ def database_url(url: str) -> str:
 def from_environment(instance: Path) -> dict:
     env = os.environ
     db_url = database_url(env.get("DATABASE_URL") or f"sqlite:///{instance / 'huifang.db'}")
+    tick = float(env.get("SCHEDULER_TICK_SECONDS", "15"))
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance),
         "SQLALCHEMY_DATABASE_URI": db_url,
@@ -41,10 +42,10 @@ def from_environment(instance: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "SCHEDULER_TICK_SECONDS": float(env.get("SCHEDULER_TICK_SECONDS", "15")),
+        "SCHEDULER_TICK_SECONDS": tick,
         "DISPATCH_BATCH": int(env.get("HUIFANG_DISPATCH_BATCH", "500")),
-        # How long one tick may keep draining a backlog (default: half a tick).
-        "DRAIN_SECONDS": float(env["HUIFANG_DRAIN_SECONDS"]) if env.get("HUIFANG_DRAIN_SECONDS") else None,
+        # How long one tick may keep draining a backlog of invitations (default: half a tick).
+        "DRAIN_SECONDS": float(env.get("HUIFANG_DRAIN_SECONDS") or tick / 2),
         "MESSAGE_BACKOFF_SECONDS": float(env.get("HUIFANG_BACKOFF_SECONDS", "60")),
         "MESSAGE_LEASE_SECONDS": float(env.get("HUIFANG_SENDING_LEASE_SECONDS", "600")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -10,7 +10,6 @@ import fcntl
 import logging
 import signal
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -28,10 +27,10 @@ def _jobs() -> dict[str, Callable[[datetime], int]]:
     from callbacks.services import escalate_overdue, reopen_waiting
     from channels.services import deliver_due
     from reports.scheduled import generate_due_reports
-    from surveys.dispatch import expire_invitations, send_due_invitations, send_reminders
+    from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
 
     return {
-        "send_invitations": send_due_invitations,
+        "send_invitations": drain_due_invitations,
         "send_reminders": send_reminders,
         "deliver_messages": deliver_due,
         "expire_invitations": expire_invitations,
@@ -47,7 +46,7 @@ def run_job(name: str) -> int:
     app = _app or current_app._get_current_object()
     with app.app_context():
         try:
-            count = _run(name, app.config)
+            count = _jobs()[name](utcnow())
         except Exception:
             db.session.rollback()
             log.exception("job %s failed; it runs again next tick", name)
@@ -57,22 +56,6 @@ def run_job(name: str) -> int:
         if count:
             log.info("%s: %d", name, count)
         return count
-
-
-def _run(name: str, config) -> int:
-    if name != "send_invitations":
-        return _jobs()[name](utcnow())
-    from surveys.dispatch import send_due_invitations
-
-    # Drain a backlog in batches for up to half a tick, each batch its own transaction.
-    batch = config["DISPATCH_BATCH"]
-    budget = config["DRAIN_SECONDS"] if config.get("DRAIN_SECONDS") is not None else config["SCHEDULER_TICK_SECONDS"] / 2
-    started, total = time.monotonic(), 0
-    while True:
-        sent = send_due_invitations(utcnow(), limit=batch)
-        total += sent
-        if sent < batch or time.monotonic() - started > budget:
-            return total
 
 
 def run_once() -> dict[str, int]:

@@ -2,8 +2,10 @@
 transaction that queues their message, so a crash can neither lose nor double a send."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
@@ -47,6 +49,19 @@ def send_due_invitations(now: datetime | None = None, limit: int = BATCH) -> int
             invitation.current_question = definition.next_unanswered({}).key
     db.session.commit()
     return len(due)
+
+
+def drain_due_invitations(now: datetime | None = None) -> int:
+    """The scheduler's tick: due invitations in batches of DISPATCH_BATCH, each batch its own
+    transaction, for up to DRAIN_SECONDS, so a backlog drains without starving other jobs."""
+    now = now or utcnow()
+    batch, budget = current_app.config["DISPATCH_BATCH"], current_app.config["DRAIN_SECONDS"]
+    started, total = time.monotonic(), 0
+    while True:
+        sent = send_due_invitations(now, limit=batch)
+        total += sent
+        if sent < batch or time.monotonic() - started > budget:
+            return total
 
 
 def send_reminders(now: datetime | None = None, limit: int = BATCH) -> int:
