@@ -12,6 +12,7 @@ TASK_KINDS = ("post_handling", "complaint_accept", "complaint_investigate",
 # open -> claimed -> in_progress -> done | unreachable; waiting = "call back later at T";
 # escalated = overdue, moved a tier up and back in the pool.
 ACTIVE_STATES = ("open", "claimed", "in_progress", "waiting", "escalated")
+WORKED_STATES = ("claimed", "in_progress")  # someone owns the task and is on it
 OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "call_back_later")
 RESOLUTION_CATEGORIES = ("resolved", "explained", "compensated", "transferred",
                          "not_resolved", "customer_declined")

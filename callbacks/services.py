@@ -13,6 +13,7 @@ from callbacks.models import (
     MET_BY_CLOSURE,
     OUTCOMES,
     RESOLUTION_CATEGORIES,
+    WORKED_STATES,
     Attempt,
     CallbackTask,
     TaskEvent,
@@ -67,15 +68,20 @@ def claim(task_id: int, user_id: int, now: datetime | None = None) -> bool:
 
 
 def release(task: CallbackTask, user_id: int) -> None:
-    if task.state not in ("claimed", "in_progress"):
+    if task.state not in WORKED_STATES:
         raise TaskError("only a claimed task can be released")
     task.state, task.owner_id = "open", None
     db.session.add(TaskEvent(task_id=task.id, kind="released", user_id=user_id))
     db.session.commit()
 
 
+def is_worked_by(task: CallbackTask, user_id: int) -> bool:
+    """Only the owner of a claimed task may call, record and close it (and see the full number)."""
+    return task.state in WORKED_STATES and task.owner_id == user_id
+
+
 def _require_owner(task: CallbackTask, user_id: int) -> None:
-    if task.state not in ("claimed", "in_progress") or task.owner_id != user_id:
+    if not is_worked_by(task, user_id):
         raise TaskError("claim the task before working on it")
 
 

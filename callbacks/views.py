@@ -14,12 +14,13 @@ from callbacks.forms import (
     CloseForm,
     FilterForm,
 )
-from callbacks.models import ACTIVE_STATES, CallbackTask
+from callbacks.models import ACTIVE_STATES, WORKED_STATES, CallbackTask
 from callbacks.services import (
     TaskError,
     claim,
     click_to_call,
     close,
+    is_worked_by,
     record_attempt,
     release,
     work_list_query,
@@ -28,7 +29,7 @@ from channels.transports import twilio_configured
 from core.accounts import audit
 from core.auth import role_required
 from core.db import db, utcnow
-from core.timeutil import to_utc_naive
+from core.timeutil import from_local
 from surveys.models import Response
 from tickets.models import Ticket
 
@@ -55,7 +56,7 @@ def work_list():
                             region=form.region.data or None)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     tasks = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    mine = db.session.scalars(work_list_query(states=("claimed", "in_progress"), owner_id=current_user.id)).all()
+    mine = db.session.scalars(work_list_query(states=WORKED_STATES, owner_id=current_user.id)).all()
     return render_template("callbacks/list.html", tasks=tasks, mine=mine, form=form, page=page,
                            filter_args={k: v for k, v in request.args.items() if k != "page"},
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), now=utcnow())
@@ -65,22 +66,29 @@ def _task_or_404(task_id: int) -> CallbackTask:
     return db.get_or_404(CallbackTask, task_id)
 
 
-@bp.route("/<int:task_id>")
-@role_required("agent")
-def task(task_id: int):
-    task = _task_or_404(task_id)
+def _task_page(task: CallbackTask, attempt_form: AttemptForm | None = None,
+               close_form: CloseForm | None = None) -> str:
+    """The task with the customer's history; also re-rendered with a form's errors."""
     history = db.session.scalars(select(Response).where(Response.customer_id == task.customer_id)
                                  .order_by(Response.started_at.desc()).limit(20)).all()
     earlier = db.session.scalars(select(CallbackTask).where(CallbackTask.customer_id == task.customer_id,
                                                             CallbackTask.id != task.id)
                                  .order_by(CallbackTask.created_at.desc()).limit(20)).all()
-    working = task.owner_id == current_user.id and task.state in ("claimed", "in_progress")
+    working = is_worked_by(task, current_user.id)
     if working:  # the full number is shown only to the person working the task, and audited
         audit("view_phone", f"task:{task.id}")
         db.session.commit()
     return render_template("callbacks/task.html", task=task, responses=history, earlier=earlier,
-                           working=working, attempt_form=AttemptForm(), close_form=CloseForm(), now=utcnow(),
-                           can_click_to_call=twilio_configured() and bool(current_user.phone))
+                           working=working, now=utcnow(),
+                           attempt_form=attempt_form or AttemptForm(formdata=None),
+                           close_form=close_form or CloseForm(formdata=None),
+                           can_click_to_call=working and twilio_configured() and bool(current_user.phone))
+
+
+@bp.route("/<int:task_id>")
+@role_required("agent")
+def task(task_id: int):
+    return _task_page(_task_or_404(task_id))
 
 
 @bp.post("/<int:task_id>/claim")
@@ -126,10 +134,7 @@ def add_attempt(task_id: int):
     task = _task_or_404(task_id)
     form = AttemptForm()
     if form.validate_on_submit():
-        callback_at = None
-        if form.callback_at.data:
-            local = form.callback_at.data.replace(tzinfo=_zone(task.customer.timezone))
-            callback_at = to_utc_naive(local)
+        callback_at = from_local(form.callback_at.data, task.customer.timezone) if form.callback_at.data else None
         try:
             record_attempt(task, current_user.id, form.outcome.data, form.notes.data or "", callback_at)
             audit("record_attempt", f"task:{task.id}", outcome=form.outcome.data)
@@ -139,7 +144,7 @@ def add_attempt(task_id: int):
         except TaskError as exc:
             db.session.rollback()
             form.outcome.errors.append(str(exc))
-    return _task_page_with(task, attempt_form=form), 400
+    return _task_page(task, attempt_form=form), 400
 
 
 @bp.post("/<int:task_id>/close")
@@ -158,20 +163,7 @@ def close_task(task_id: int):
         except TaskError as exc:
             db.session.rollback()
             form.resolution.errors.append(str(exc))
-    return _task_page_with(task, close_form=form), 400
-
-
-def _task_page_with(task, **forms):
-    forms.setdefault("attempt_form", AttemptForm(formdata=None))
-    forms.setdefault("close_form", CloseForm(formdata=None))
-    working = task.owner_id == current_user.id and task.state in ("claimed", "in_progress")
-    return render_template("callbacks/task.html", task=task, responses=[], earlier=[], working=working,
-                           now=utcnow(), can_click_to_call=False, **forms)
-
-
-def _zone(name: str):
-    from zoneinfo import ZoneInfo
-    return ZoneInfo(name or "Asia/Shanghai")
+    return _task_page(task, close_form=form), 400
 
 
 @bp.route("/supervisor")

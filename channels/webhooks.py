@@ -150,11 +150,11 @@ def voice_answer(invitation, twiml: VoiceResponse, locale: str, key: str) -> Non
 @twilio_signed
 def bridge_call(task_id: int):
     """Click-to-call, second leg: the agent answered, now dial the customer."""
-    from callbacks.models import CallbackTask
+    from callbacks.models import WORKED_STATES, CallbackTask
 
     task = db.session.get(CallbackTask, task_id)
     twiml = VoiceResponse()
-    if task is None or task.state not in ("claimed", "in_progress") or not task.customer.phone:
+    if task is None or task.state not in WORKED_STATES or not task.customer.phone:
         twiml.say("This callback task is no longer open.", language="en-US")
         twiml.hangup()
         return _twiml(twiml)

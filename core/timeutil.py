@@ -15,6 +15,11 @@ def to_utc_naive(aware: datetime) -> datetime:
     return aware.astimezone(UTC).replace(tzinfo=None)
 
 
+def from_local(local_naive: datetime, tz: str | None) -> datetime:
+    """A wall-clock time in `tz` (as a form gives it) to naive UTC."""
+    return to_utc_naive(local_naive.replace(tzinfo=ZoneInfo(tz or DEFAULT_TZ)))
+
+
 def parse_iso(value: str) -> datetime:
     """ISO 8601 to naive UTC; a value without offset is taken as UTC."""
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
