@@ -69,10 +69,13 @@ def simulator(message_id: int):
             reply = handle_inbound_sms(invitation.customer.phone, text)
             if reply:
                 queue_reply(invitation, reply)
-        elif invitation.state in ("sent", "started") and current_question(invitation) is not None:
-            step = answer(invitation, text, "voice")
-            with in_locale(locale):
-                notice = step.error
+        else:
+            # The voice webhook's row lock, so answers to one invitation run one at a time.
+            db.session.refresh(invitation, with_for_update=True)
+            if invitation.state in ("sent", "started") and current_question(invitation) is not None:
+                step = answer(invitation, text, "voice")
+                with in_locale(locale):
+                    notice = step.error
         return redirect(url_for(".simulator", message_id=msg.id, notice=notice or None)), 303
     question = current_question(invitation) if invitation.state in ("sent", "started") else None
     with in_locale(locale):

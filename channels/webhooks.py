@@ -66,15 +66,6 @@ def status_callback(message_id: int):
     return "", 204
 
 
-def _voice_invitation(token: str):
-    try:
-        invitation = invitation_for_answering(token, lock=True)  # retried webhooks run one at a time
-    except SurveyUnavailable:
-        return None
-    g.locale = invitation.customer.locale
-    return invitation
-
-
 def say(twiml: VoiceResponse, text: str, locale: str) -> None:
     twiml.say(text, language=VOICE_LANG.get(locale, "cmn-CN"))
 
@@ -107,13 +98,14 @@ def voice_call(view):
     lets the view add its verbs, in the customer's language."""
     @functools.wraps(view)
     def wrapped(token: str, **kwargs):
-        invitation = _voice_invitation(token)
         twiml = VoiceResponse()
-        if invitation is None:
+        try:  # locked: a webhook Twilio retries runs after the first, not beside it
+            invitation = invitation_for_answering(token, lock=True)
+        except SurveyUnavailable:
             twiml.hangup()
-        else:
-            with in_locale(invitation.customer.locale):
-                view(invitation, twiml, invitation.customer.locale, **kwargs)
+            return _twiml(twiml)
+        with in_locale(invitation.customer.locale):
+            view(invitation, twiml, invitation.customer.locale, **kwargs)
         return _twiml(twiml)
     return wrapped
 

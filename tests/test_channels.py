@@ -254,6 +254,18 @@ def test_without_credentials_messages_stay_in_the_outbox_and_the_simulator_answe
     assert response_of(invitation).answer_map() == {"overall": 4}
 
 
+
+def test_keypad_simulator_answers_a_voice_invitation(ctx, client):
+    invitation = sent_invitation(channel="voice", locale="en", id="C-EN", phone="+447700900123")
+    message = db.session.scalar(select(Message).where(Message.invitation_id == invitation.id))
+    login(client, "agent")
+    url = f"/outbox/{message.id}/simulator"
+    assert "Press a number from 1 to 5" in client.get(url).get_data(as_text=True)
+    post_form(client, url, {"text": "9"})  # invalid: asked again
+    post_form(client, url, {"text": "3"})
+    assert "staff&#39;s service attitude" in client.get(url).get_data(as_text=True)
+    assert response_of(invitation).answer_map() == {"overall": 3}
+
 # ---- interview and CSV -----------------------------------------------------------------------
 
 def test_interviewer_enters_an_offline_interview(ctx, client):
