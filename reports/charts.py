@@ -36,19 +36,21 @@ def data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
+def _series(trend: list[dict], key: str) -> list[float]:
+    """A figure per period; a period without one is a gap (NaN) in the line."""
+    return [float("nan") if t[key] is None else t[key] for t in trend]
+
+
 def trend_chart(trend: list[dict], labels: dict[str, str]) -> str:
     """SI and CSAT per period; CSAT with its 95 % interval band; significant changes marked;
     low-sample periods hollow."""
     periods = [t["period"] for t in trend]
     x = list(range(len(periods)))
     fig, ax = pyplot().subplots(figsize=(7.2, 3.0))
-    csat = [t["csat"] for t in trend]
-    low = [t["csat_ci_low"] if t["csat_ci_low"] is not None else float("nan") for t in trend]
-    high = [t["csat_ci_high"] if t["csat_ci_high"] is not None else float("nan") for t in trend]
-    ax.fill_between(x, low, high, color=ORANGE, alpha=0.15, label=labels["ci"])
-    ax.plot(x, [c if c is not None else float("nan") for c in csat], color=ORANGE, marker="o", label="CSAT %")
-    ax.plot(x, [t["satisfaction_index"] if t["satisfaction_index"] is not None else float("nan") for t in trend],
-            color=BLUE, marker="s", label=labels["si"])
+    ax.fill_between(x, _series(trend, "csat_ci_low"), _series(trend, "csat_ci_high"), color=ORANGE,
+                    alpha=0.15, label=labels["ci"])
+    ax.plot(x, _series(trend, "csat"), color=ORANGE, marker="o", label="CSAT %")
+    ax.plot(x, _series(trend, "satisfaction_index"), color=BLUE, marker="s", label=labels["si"])
     for i, t in enumerate(trend):
         if t["low_sample"] and t["csat"] is not None:
             ax.plot(i, t["csat"], marker="o", markersize=9, markerfacecolor="white", markeredgecolor=ORANGE)

@@ -122,6 +122,7 @@ def headline(s: dict) -> dict[str, Any]:
 
 
 def dimensions(s: dict) -> dict[str, dict]:
+    """Per dimension: n, mean, index, importance, priority and its quadrant."""
     out = {}
     for d in DIMENSIONS:
         n = s.get(f"{d}_n", 0)
@@ -134,6 +135,8 @@ def dimensions(s: dict) -> dict[str, dict]:
                   "index": round(index, 1) if index is not None else None,
                   "importance": round(r, 3) if r is not None else None,
                   "priority": round(priority, 1) if priority is not None else None}
+    for d in out.values():
+        d["quadrant"] = quadrant(d, out)
     return out
 
 
@@ -309,10 +312,6 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         _add(total, values)
     head = headline(total)
     dims = dimensions(total)
-    for d in dims.values():
-        d["quadrant"] = None
-    for key, d in dims.items():
-        d["quadrant"] = quadrant(dims[key], dims)
     report = {
         "period": {"from": date_from.isoformat(), "to": date_to.isoformat(), "grouping": period,
                    "timezone": scope.tz},
@@ -322,8 +321,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "satisfaction_index": head["satisfaction_index"],
         "csat": {k: head["csat"][k] for k in ("value", "ci_low", "ci_high")},
         "nps": head["nps"],
-        "dimensions": {k: {f: v[f] for f in ("mean", "index", "importance", "priority", "n", "quadrant")}
-                       for k, v in dims.items()},
+        "dimensions": dims,
         "trend": trend(days, scope, period),
         "drivers": drivers(dims),
         "callbacks": callback_sla(scope),
