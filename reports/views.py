@@ -68,11 +68,16 @@ def _filter_form() -> ReportFilter:
     args = request.args.to_dict()
     args.setdefault("date_from", (today - timedelta(days=180)).replace(day=1).isoformat())
     args.setdefault("date_to", today.isoformat())
-    form = ReportFilter(formdata=MultiDict(args))
+    return ReportFilter(formdata=MultiDict(args))
+
+
+def _offer_known_values(form: ReportFilter) -> None:
+    """The region and agent drop-downs list the values responses have (two scans: only for
+    the page that shows them; the filters accept any value)."""
     for name in ("region", "agent"):
-        values = db.session.scalars(select(getattr(SurveyResponse, name)).distinct().order_by(getattr(SurveyResponse, name)))
-        getattr(form, name).choices += [(v, v) for v in values if v]
-    return form
+        column = getattr(SurveyResponse, name)
+        getattr(form, name).choices += [(v, v) for v in db.session.scalars(
+            select(column).distinct().order_by(column)) if v]
 
 
 def _report_from_request() -> tuple[ReportFilter, dict | None]:
@@ -87,6 +92,7 @@ def _report_from_request() -> tuple[ReportFilter, dict | None]:
 @role_required("manager")
 def dashboard():
     form, report = _report_from_request()
+    _offer_known_values(form)
     view = present(report, current_locale()) if report else None
     query = {k: v for k, v in request.args.items()}
     return render_template("reports/dashboard.html", form=form, r=report, v=view, query=query), 200 if report else 400

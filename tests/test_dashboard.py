@@ -23,6 +23,7 @@ def test_dashboard_shows_the_figures_with_filters(client, dataset):  # noqa: F81
     page = client.get(f"/dashboard?{QUERY}&lang=en").get_data(as_text=True)
     assert "53.2%" in page and "49.0" in page and "significant (p = " in page
     assert "data:image/svg+xml;base64," in page  # trend and driver charts
+    assert '<option value="北京">北京</option>' in page and '<option value="A02">A02</option>' in page
     filtered = client.get(f"/dashboard?{QUERY}&region=上海").get_data(as_text=True)
     assert "<div class=\"value\">2</div>" in filtered
     bad = client.get("/dashboard?date_from=2026-05-01&date_to=2026-01-01")
