@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.db import db, utcnow
+from core.text import normalise_phone
 
 ROLES = ("admin", "agent", "manager")
 
@@ -45,7 +46,6 @@ def create_user(email: str, name: str, role: str, password: str, phone: str | No
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if phone:
-        from tickets.services import normalise_phone
         phone = normalise_phone(phone)
         if phone is None:
             raise ValueError("phone must be an E.164 number, e.g. +8613800138000")

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +15,7 @@ from callbacks.models import CallbackTask
 from callbacks.services import create_task
 from core.db import db, utcnow
 from core.settings import get_rules
-from core.text import has_control
+from core.text import has_control, normalise_phone
 from core.timeutil import parse_iso
 from surveys.models import Invitation
 from surveys.services import latest_version, new_token
@@ -65,19 +64,6 @@ def _text(value: Any, name: str, errors: dict, *, required: bool = False, max_le
     elif pattern and not pattern.match(value):
         errors[name] = "may hold letters, digits and . _ : / - only"
     return value
-
-
-def normalise_phone(raw: str) -> str | None:
-    """E.164 or None."""
-    if not re.fullmatch(r"\+[1-9]\d{6,14}", raw):
-        return None
-    try:
-        number = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def validate_ticket(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
