@@ -27,7 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Concurrent writers (web + scheduler) wait for each other instead of failing.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
 
-    import core.models  # noqa: F401  (every table, for Alembic and relationships)
+    import models  # noqa: F401  (every table, for Alembic and relationships)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -42,9 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["current_locale"] = current_locale
 
+    from commands import register_commands
     from core import web
     from core.auth import bp as auth_bp
-    from core.cli import register_commands
     from core.db import utcnow
     from core.timeutil import to_local
 

@@ -11,7 +11,7 @@ from core.db import db, utcnow
 
 def run(count: int = 100_000) -> dict:
     from channels.models import Message
-    from core.demo import bulk_due_invitations
+    from demo import bulk_due_invitations
     from surveys.dispatch import drain_due_invitations
     from surveys.models import Invitation
 

@@ -41,7 +41,7 @@ def _sessions(port: int, tokens: list[str]) -> list[tuple[str, str, str]]:
 
 
 def run(requests: int = 3000, seconds: float | None = None) -> dict:
-    from core.demo import bulk_due_invitations
+    from demo import bulk_due_invitations
     from surveys.dispatch import send_due_invitations
     from surveys.models import Invitation
 

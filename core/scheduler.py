@@ -1,4 +1,5 @@
-"""The one scheduler process (`flask --app app scheduler`).
+"""The machinery of the one scheduler process (`flask --app app scheduler`); the job table is
+the application's (`jobs.py`).
 
 Following the outbox pattern, APScheduler does not hold a job per invitation: a few periodic
 jobs (stored in the application's database with the SQLAlchemy job store) claim due rows and
@@ -20,33 +21,16 @@ from core.db import db, utcnow
 
 log = logging.getLogger("huifang.scheduler")
 LOCK_KEY = 0x48554946  # "HUIF"
+_app = None  # the app the jobs run in (set by run_scheduler; APScheduler calls by reference)
 
 
-def _jobs() -> dict[str, Callable[[datetime], int]]:
-    from admin.retention import anonymise_old_responses
-    from callbacks.services import escalate_overdue, reopen_waiting
-    from channels.services import deliver_due
-    from reports.scheduled import generate_due_reports
-    from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
-
-    return {
-        "send_invitations": drain_due_invitations,
-        "send_reminders": send_reminders,
-        "deliver_messages": deliver_due,
-        "expire_invitations": expire_invitations,
-        "reopen_callbacks": reopen_waiting,
-        "escalate_overdue": lambda now: len(escalate_overdue(now)),
-        "scheduled_reports": generate_due_reports,
-        "retention": anonymise_old_responses,
-    }
-
-
-def run_job(name: str) -> int:
-    """The APScheduler entry point: takes a job name (pickled args stay plain strings)."""
+def run_named(name: str, table: dict[str, Callable[[datetime], int]]) -> int:
+    """Runs one job of the table in an app context; a failing job is logged and runs again
+    next tick, it never stops the scheduler."""
     app = _app or current_app._get_current_object()
     with app.app_context():
         try:
-            count = _jobs()[name](utcnow())
+            count = table[name](utcnow())
         except Exception:
             db.session.rollback()
             log.exception("job %s failed; it runs again next tick", name)
@@ -56,10 +40,6 @@ def run_job(name: str) -> int:
         if count:
             log.info("%s: %d", name, count)
         return count
-
-
-def run_once() -> dict[str, int]:
-    return {name: run_job(name) for name in _jobs()}
 
 
 class SchedulerLock:
@@ -92,10 +72,12 @@ class SchedulerLock:
             self.file.close()
 
 
-_app = None
 
 
-def build_scheduler(app):
+
+def build_scheduler(app, names: list[str], entry: str, cron: tuple[str, ...] = ()):
+    """A BlockingScheduler whose jobs call `entry` (a "module:function" reference, so the job
+    store holds only strings) with each job's name."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -104,25 +86,24 @@ def build_scheduler(app):
         jobstores={"default": SQLAlchemyJobStore(engine=db.engine)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC")
-    for name in _jobs():
-        if name in ("scheduled_reports", "retention"):
-            scheduler.add_job("core.scheduler:run_job", "cron", minute="*/10", args=[name],
-                              id=name, replace_existing=True)
+    for name in names:
+        if name in cron:
+            scheduler.add_job(entry, "cron", minute="*/10", args=[name], id=name, replace_existing=True)
         else:
-            scheduler.add_job("core.scheduler:run_job", "interval", seconds=tick, args=[name],
-                              id=name, replace_existing=True, next_run_time=datetime.now(UTC))
+            scheduler.add_job(entry, "interval", seconds=tick, args=[name], id=name,
+                              replace_existing=True, next_run_time=datetime.now(UTC))
     return scheduler
 
 
-def run_forever() -> None:
+def run_scheduler(app, names: list[str], entry: str, cron: tuple[str, ...] = ()) -> None:
     global _app
-    _app = current_app._get_current_object()
+    _app = app
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     lock = SchedulerLock(db.engine)
     if not lock.acquire():
         print("another scheduler is running against this database; exiting", file=sys.stderr)
         sys.exit(3)
-    scheduler = build_scheduler(_app)
+    scheduler = build_scheduler(app, names, entry, cron)
 
     def stop(signum, frame):
         scheduler.shutdown(wait=True)

@@ -18,13 +18,13 @@ from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
 from reports.stats import pct, pearson, two_proportion_p, wilson
+from reports.suggestions import suggestions
 from reports.themes import THEMES
 from surveys.models import DIMENSIONS, Answer, Invitation, Response
 from tickets.models import Ticket
 
 BREAKDOWNS = ("channel", "ticket_kind", "region", "agent")
 LOW_SAMPLE = 30
-SLA_TARGET = 90.0
 
 
 # ---- sums ------------------------------------------------------------------------------------
@@ -299,7 +299,6 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
                    filters: dict[str, str] | None = None, locale: str = "zh-CN",
                    with_breakdowns: bool = True) -> dict[str, Any]:
     """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
-    from reports.suggestions import suggestions
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
     scans = {"days": lambda: daily_sums(scope), "themes": lambda: comment_themes(scope)}

@@ -256,6 +256,19 @@ ZH = {
 }
 
 
+def _table() -> dict[str, str]:
+    """This file's table plus each `scripts/zh_cn_<topic>.py`'s ZH, one file per area of work,
+    so parallel changes to the catalogue do not collide."""
+    import importlib.util
+    table = dict(ZH)
+    for path in sorted(Path(__file__).parent.glob("zh_cn_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        table.update(module.ZH)
+    return table
+
+
 def main(check: bool = False) -> int:
     """Writes the catalogue; with --check, only says whether every message has its translation."""
     pot = ROOT / "translations" / "messages.pot"
@@ -264,10 +277,10 @@ def main(check: bool = False) -> int:
                    check=True, capture_output=True)
     with pot.open("rb") as fh:
         catalog = read_po(fh, locale="zh")
-    missing = []
+    missing, table = [], _table()
     for message in catalog:
         if message.id:
-            message.string = ZH.get(message.id, "")
+            message.string = table.get(message.id, "")
             if not message.string:
                 missing.append(message.id)
     out = ROOT / "translations" / "zh" / "LC_MESSAGES" / "messages.po"

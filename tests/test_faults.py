@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from channels.models import Message
 from core.db import db
-from core.demo import bulk_due_invitations
+from demo import bulk_due_invitations
 from surveys.models import Invitation
 from tests.channel_fakes import SmtpServer
 from tests.test_scheduler import invitation_messages, scheduler_process, wait_for

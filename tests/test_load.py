@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import func, select, update
 
 from core.db import db, utcnow
-from core.demo import bulk_due_invitations
+from demo import bulk_due_invitations
 from surveys.dispatch import send_due_invitations
 from surveys.models import Answer, Invitation, Response
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from channels.models import Message
 from core.db import db, utcnow
-from core.demo import bulk_due_invitations
+from demo import bulk_due_invitations
 from surveys.dispatch import expire_invitations, send_due_invitations, send_reminders
 from surveys.models import Invitation
 from tests.conftest import make_ticket, sent_invitation

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import upgrade
 
 
@@ -24,7 +24,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--months", default=6, show_default=True)
     def seed_demo(customers: int, months: int):
         """Fill the database with a living demo: tickets, responses, tasks, pending invitations."""
-        from core.demo import seed
+        from demo import seed
         summary = seed(customers=customers, months=months)
         for line in summary:
             click.echo(line)
@@ -86,12 +86,12 @@ def register_commands(app: Flask) -> None:
     @click.option("--once", is_flag=True, help="Run every job once and exit (for cron or tests).")
     def scheduler_cmd(once: bool):
         """Run the one scheduler process (invitations, reminders, escalations, reports)."""
-        from core.scheduler import run_forever, run_once
+        from jobs import run_forever, run_once
         if once:
             for name, count in run_once().items():
                 click.echo(f"{name}: {count}")
         else:
-            run_forever()
+            run_forever(current_app._get_current_object())
 
     @app.cli.command("report")
     @click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]))

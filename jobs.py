@@ -1,0 +1,45 @@
+"""The scheduler's job table: which area function runs on which tick. Composition lives here,
+beside `app.py`, so `core/` (the scheduler machinery) never imports an area."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import Flask
+
+# Jobs that run on a cron (every ten minutes) rather than on every tick.
+CRON_JOBS = ("scheduled_reports", "retention")
+
+
+def job_table() -> dict[str, Callable[[datetime], int]]:
+    from admin.retention import anonymise_old_responses
+    from callbacks.services import escalate_overdue, reopen_waiting
+    from channels.services import deliver_due
+    from reports.scheduled import generate_due_reports
+    from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
+
+    return {
+        "send_invitations": drain_due_invitations,
+        "send_reminders": send_reminders,
+        "deliver_messages": deliver_due,
+        "expire_invitations": expire_invitations,
+        "reopen_callbacks": reopen_waiting,
+        "escalate_overdue": lambda now: len(escalate_overdue(now)),
+        "scheduled_reports": generate_due_reports,
+        "retention": anonymise_old_responses,
+    }
+
+
+def run_job(name: str) -> int:
+    """The APScheduler entry point: takes a job name (pickled args stay plain strings)."""
+    from core.scheduler import run_named
+    return run_named(name, job_table())
+
+
+def run_once() -> dict[str, int]:
+    return {name: run_job(name) for name in job_table()}
+
+
+def run_forever(app: Flask) -> None:
+    from core.scheduler import run_scheduler
+    run_scheduler(app, list(job_table()), entry="jobs:run_job", cron=CRON_JOBS)
