@@ -17,9 +17,11 @@ from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
 from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
+from reports.scorecards import scorecards
 from reports.stats import pct, pearson, two_proportion_p, wilson
 from reports.suggestions import suggestions
 from reports.themes import THEMES
+from reports.weights import relative_weights
 from surveys.models import DIMENSIONS, Answer, Invitation, Response
 from tickets.models import Ticket
 
@@ -103,6 +105,19 @@ def daily_sums(scope: Scope) -> dict[date, dict]:
         key = values.pop("day")
         out[key if isinstance(key, date) else date.fromisoformat(key)] = values
     return out
+
+
+def complete_case_sums(scope: Scope) -> dict:
+    """The sums Johnson's relative weights need, over responses that answered all four
+    dimensions and `overall` (reports.weights.sum_keys names them)."""
+    from reports.weights import VARIABLES
+    r = Response
+    columns = [func.count().label("cc_n")] + [func.sum(getattr(r, a)).label(f"cc_{a}") for a in VARIABLES]
+    columns += [func.sum(getattr(r, a) * getattr(r, b)).label(f"cc_{a}__{b}")
+                for i, a in enumerate(VARIABLES) for b in VARIABLES[i:]]
+    complete = [getattr(r, a).is_not(None) for a in VARIABLES]
+    row = db.session.execute(select(*columns).where(*scope.where(), *complete)).mappings().one()
+    return {key: value or 0 for key, value in row.items()}
 
 
 # ---- figures from sums -----------------------------------------------------------------------
@@ -301,7 +316,9 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
-    scans = {"days": lambda: daily_sums(scope), "themes": lambda: comment_themes(scope)}
+    scans = {"days": lambda: daily_sums(scope), "themes": lambda: comment_themes(scope),
+             "complete_cases": lambda: complete_case_sums(scope),
+             "scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
     if with_breakdowns:
         scans["breakdowns"] = lambda: breakdowns(scope)
     results = concurrently(scans)
@@ -311,6 +328,9 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         _add(total, values)
     head = headline(total)
     dims = dimensions(total)
+    weights = relative_weights(results["complete_cases"])
+    for key, dim in dims.items():
+        dim["relative_weight"] = weights[0][key] if weights else None
     report = {
         "period": {"from": date_from.isoformat(), "to": date_to.isoformat(), "grouping": period,
                    "timezone": scope.tz},
@@ -327,6 +347,9 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "complaint_categories": complaint_categories(scope),
         "comment_themes": results["themes"],
         "breakdowns": results.get("breakdowns", {}),
+        "r_squared": weights[1] if weights else None,
+        "scorecards": results["scorecards"]["agent"],
+        "team_scorecards": results["scorecards"]["region"],
         "sample": {"csat_n": head["csat"]["n"], "nps_n": total.get("nps_n", 0), "si_n": total.get("si_n", 0)},
     }
     report["suggestions"] = suggestions(report, locale)
