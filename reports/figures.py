@@ -17,6 +17,7 @@ from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
 from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
+from reports.actions import follow_up_plan
 from reports.scorecards import scorecards
 from reports.stats import pct, pearson, two_proportion_p, wilson
 from reports.suggestions import suggestions
@@ -353,4 +354,5 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "sample": {"csat_n": head["csat"]["n"], "nps_n": total.get("nps_n", 0), "si_n": total.get("si_n", 0)},
     }
     report["suggestions"] = suggestions(report, locale)
+    report["actions"] = follow_up_plan()
     return report

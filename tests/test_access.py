@@ -20,10 +20,12 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "reports.dashboard": {"manager"}, "reports.export_figures": {"manager"},
     "reports.export_responses": {"manager"}, "reports.archive": {"manager"}, "reports.generate": {"manager"},
     "reports.download": {"manager"},
+    "actions.action_list": {"agent", "manager"}, "actions.action_detail": {"agent", "manager"},
+    "actions.new_action": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
 }
-ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "fmt": "csv", "code": "en"}
+ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
 
 
 def staff_routes(app):

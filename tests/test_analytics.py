@@ -6,12 +6,13 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from core.db import db
 from reports.figures import compute_report
 from surveys.models import Response
 from surveys.services import latest_version
+from tests.conftest import csrf_token, login, post_form
 
 JUNE = datetime(2026, 6, 10, 4, 0)  # UTC, inside June in Asia/Shanghai
 
@@ -95,3 +96,112 @@ def test_scorecards_rank_a_lucky_small_sample_below_a_large_good_one(ctx):
     assert big["csat"]["value"] == 90.0 and big["low_sample"] is False
     assert big["csat"]["ci_low"] > lucky["csat"]["ci_low"]
     assert big["resolution_rate"] == {"value": 75.0, "ci_low": 70.5, "ci_high": 79.0, "n": 400}
+
+
+# ---- improvement actions ---------------------------------------------------------------------
+
+def efficiency_month(month: int, scores: list[int]) -> None:
+    add_responses([{"efficiency": s, "overall": 4} for s in scores], at=datetime(2026, month, 10, 4, 0))
+
+
+def done_action(metric: str = "dimension:efficiency", baseline: str = "2026-06"):
+    from core.accounts import create_user
+    from reports.actions import create_action, set_state
+
+    owner = create_user("owner@example.com", "负责人 Owner", "agent", "correct-horse-1")
+    action = create_action("缩短办理时长 Shorten handling", owner.id, date(2026, 6, 30), metric, baseline, None)
+    set_state(action, "done", now=datetime(2026, 6, 20, 2, 0))
+    db.session.commit()
+    return action
+
+
+@pytest.mark.parametrize("raised", [True, False])
+def test_action_effect_shows_a_significant_rise_only_when_the_data_rose(ctx, raised):
+    from reports.actions import effect
+
+    june = [2, 3, 4] * 20  # mean 3: item index 50
+    efficiency_month(6, june)
+    efficiency_month(7, [3, 4, 5] * 20 if raised else list(reversed(june)))
+    action = done_action()
+    measured = effect(action, today=date(2026, 8, 5))
+    assert measured["baseline_period"] == "2026-06" and measured["after_period"] == "2026-07"
+    assert measured["baseline"] == 50.0 and measured["low_sample"] is False
+    if raised:
+        assert measured["after"] == 75.0 and measured["change"] == 25.0
+        assert measured["significant"] is True and measured["p_value"] < 0.001
+    else:
+        assert measured["after"] == 50.0 and measured["change"] == 0.0
+        assert measured["significant"] is False and measured["p_value"] == 1.0
+    # The report's follow-up plan carries the same effect.
+    plan = june_report()["actions"]
+    assert [a["title"] for a in plan] == ["缩短办理时长 Shorten handling"]
+    assert plan[0]["state"] == "done" and plan[0]["metric"] == "dimension:efficiency"
+    assert plan[0]["effect"]["significant"] is raised
+
+
+def test_action_effect_on_a_percentage_uses_the_two_proportion_test_and_flags_low_samples(ctx):
+    from reports.actions import effect
+
+    add_responses([{"overall": 5}] * 6 + [{"overall": 2}] * 4, at=datetime(2026, 6, 10, 4, 0))
+    add_responses([{"overall": 5}] * 9 + [{"overall": 2}] * 1, at=datetime(2026, 7, 10, 4, 0))
+    measured = effect(done_action(metric="csat"), today=date(2026, 8, 5))
+    assert (measured["baseline"], measured["after"], measured["change"]) == (60.0, 90.0, 30.0)
+    assert measured["p_value"] == pytest.approx(0.1213, abs=1e-3)  # pooled z = 1.549
+    assert measured["significant"] is False and measured["low_sample"] is True
+
+
+def test_effect_waits_for_the_period_after_to_end(ctx):
+    from reports.actions import effect
+
+    action = done_action()
+    assert effect(action, today=date(2026, 7, 15)) is None
+    action.state = "open"
+    assert effect(action, today=date(2026, 8, 5)) is None
+
+
+def test_manager_turns_a_suggestion_into_an_action_and_the_owner_closes_it(ctx, app, client):
+    owner = login(client, "agent", email="owner@example.com")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/actions")})
+    manager = login(client, "manager")
+    form = client.get("/actions/new?text=提升办理效率&reason=关键驱动因素&metric=dimension:efficiency")
+    page = form.get_data(as_text=True)
+    assert "提升办理效率" in page and 'selected value="dimension:efficiency"' in page
+    refused = post_form(client, "/actions/new", {"title": "x", "owner_id": owner.id, "due_date": "2026-12-31",
+                                                 "metric": "dimension:efficiency", "baseline_period": "June"})
+    assert refused.status_code == 400 and "2026-Q2" in refused.get_data(as_text=True)
+    created = post_form(client, "/actions/new", {
+        "title": "提升办理效率", "owner_id": owner.id, "due_date": "2026-12-31", "metric": "dimension:efficiency",
+        "baseline_period": "2026-10", "source": "关键驱动因素"})
+    assert created.status_code == 302
+    from reports.models import ImprovementAction
+    action = db.session.scalar(select(ImprovementAction))
+    assert (action.title, action.owner_id, action.created_by_id, action.state) == ("提升办理效率", owner.id, manager.id, "open")
+    # The owner sees it among theirs and marks it done; another agent cannot open it.
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/actions")})
+    login(client, "agent", email="other@example.com")
+    assert client.get(f"/actions/{action.id}").status_code == 403
+    assert "提升办理效率" not in client.get("/actions").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/actions")})
+    login(client, "agent", email="owner@example.com")
+    assert "提升办理效率" in client.get("/actions").get_data(as_text=True)
+    done = post_form(client, f"/actions/{action.id}", {"state": "done", "note": "流程已简化"})
+    assert done.status_code == 302
+    db.session.refresh(action)
+    assert action.state == "done" and action.done_at is not None and action.note == "流程已简化"
+    assert "行动完成后的下一期结束后测量" in client.get(f"/actions/{action.id}").get_data(as_text=True)
+
+
+def test_overdue_actions_are_mailed_to_their_owner_once(ctx):
+    from channels.models import Message
+    from core.accounts import create_user
+    from reports.actions import create_action, notify_overdue
+
+    owner = create_user("owner@example.com", "Owner", "agent", "correct-horse-1")
+    create_action("提升办理效率", owner.id, date(2026, 6, 30), "csat", "2026-05", None)
+    create_action("not yet due", owner.id, date(2026, 7, 30), "csat", "2026-05", None)
+    db.session.commit()
+    assert notify_overdue(datetime(2026, 7, 2, 4, 0)) == 1
+    assert notify_overdue(datetime(2026, 7, 3, 4, 0)) == 0
+    message = db.session.scalar(select(Message))
+    assert message.channel == "email" and message.to == "owner@example.com"
+    assert "提升办理效率" in message.subject and "2026-06-30" in message.body

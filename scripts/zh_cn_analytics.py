@@ -1,0 +1,48 @@
+"""zh-CN for the management analytics: improvement actions, scorecards, themes, annual reports."""
+ZH = {
+    "What will be done": "行动内容",
+    "Due date": "截止日期",
+    "Target metric": "目标指标",
+    "Baseline period (2026-06, 2026-Q2 or 2026-W23)": "基线期(如 2026-06、2026-Q2 或 2026-W23)",
+    "From the suggestion": "来源建议",
+    "Note": "备注",
+    "Action created.": "改进行动已创建。",
+    "Saved.": "已保存。",
+    "Give the baseline period as 2026-06 (month), 2026-Q2 (quarter) or 2026-W23 (week).":
+        "基线期请填写为 2026-06(月)、2026-Q2(季度)或 2026-W23(周)。",
+    "Give the action a title.": "请填写行动内容。",
+    "Choose one of the listed metrics.": "请从列表中选择指标。",
+    "Choose one of the listed states.": "请从列表中选择状态。",
+    "Improvement action overdue: %(title)s": "改进行动已逾期:%(title)s",
+    "The improvement action “%(title)s” was due on %(due)s and is still open. Mark it done or dropped, or agree a new date with your manager.":
+        "改进行动“%(title)s”的截止日期为 %(due)s,目前仍未完成。请标记为已完成或已放弃,或与经理商定新的日期。",
+    "CSAT (share satisfied)": "CSAT(满意占比)",
+    "satisfaction index": "满意度指数",
+    "NPS": "NPS(净推荐值)",
+    "resolution rate": "问题解决率",
+    "dropped": "已放弃",
+    "Actions": "改进行动",
+    "Make it an action": "转为改进行动",
+    "Improvement actions": "改进行动",
+    "Baseline period": "基线期",
+    "Effect": "效果",
+    "%(metric)s: %(before)s in %(base)s, %(after)s in %(following)s (change %(change)s).":
+        "%(metric)s:%(base)s 为 %(before)s,%(following)s 为 %(after)s(变化 %(change)s)。",
+    "The change is statistically significant (p = %(p)s).": "变化具有统计显著性(p = %(p)s)。",
+    "The change is not statistically significant (p = %(p)s).": "变化不具有统计显著性(p = %(p)s)。",
+    "low sample: fewer than 30 answers in a period": "样本少:某一期答卷不足 30 份",
+    "Measured once the period after the action has ended.": "在行动完成后的下一期结束后测量。",
+    "Measured once the action is done.": "行动完成后再测量效果。",
+    "Save": "保存",
+    "New action": "新建行动",
+    "New improvement action": "新建改进行动",
+    "Create action": "创建行动",
+    "Cancel": "取消",
+    "Suggestions turned into work: each names its owner, its due date and the figure it should move. Once an action is done, its effect is measured in the period after it against its baseline period.":
+        "由改进建议转化而来的工作:每项行动都有负责人、截止日期和要改善的指标。行动完成后,用其下一期的指标与基线期对比,测量效果。",
+    "All actions": "全部行动",
+    "Mine only": "只看我的",
+    "%(num)s in all": "共 %(num)s 项",
+    "No actions yet. Managers create them from the suggestions on the dashboard or in a report.":
+        "暂无改进行动。经理可在看板或报告的改进建议中创建。",
+}
