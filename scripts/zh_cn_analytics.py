@@ -72,4 +72,13 @@ ZH = {
         "主题:取本期最近的评论(最多 3,000 条),用 jieba 分词、TF-IDF 加权、谱聚类分组,以最有代表性的词命名每个主题。情感分析中文采用带否定处理的情感词表,英文采用 VADER,取值 −1 至 +1。引用中的电话号码、邮箱和姓名均已遮蔽。",
     "Follow-up plan: the effect of a done action is its metric in the period after the one it was done in against its baseline period: two-proportion z-test for percentages, Welch's t-test for indexes and NPS; low sample under 30 answers.":
         "后续计划:已完成行动的效果 = 完成当期之后下一期的指标与基线期对比;百分比指标用双比例 z 检验,指数和 NPS 用 Welch t 检验;答卷少于 30 份标记为样本少。",
+    'Managers who receive every scheduled report (one e-mail per line; add "en" after the address for English)':
+        "接收所有定期报告的经理(每行一个邮箱;如需英文版,在邮箱后加 en)",
+    "Also receive the monthly report": "另外接收月度报告的人员",
+    "Also receive the quarterly report": "另外接收季度报告的人员",
+    "Also receive the annual report": "另外接收年度报告的人员",
+    "%(value)s is not an e-mail address, optionally followed by zh-CN or en": "%(value)s 不是有效的邮箱地址(邮箱后可选填 zh-CN 或 en)",
+    "monthly": "月度", "quarterly": "季度", "annual": "年度",
+    "[Huifang] %(kind)s customer satisfaction report %(start)s – %(end)s": "[回访] %(kind)s客户满意度报告 %(start)s 至 %(end)s",
+    "Attached: the %(kind)s customer satisfaction report, %(start)s – %(end)s.": "附件为%(kind)s客户满意度报告(%(start)s 至 %(end)s)。",
 }

@@ -272,3 +272,35 @@ def test_report_carries_discovered_themes(ctx):
     themes = june_report()["themes"]
     assert sum(t["n"] for t in themes) == len(comments)
     assert {"label", "n", "sentiment", "quotes"} <= set(themes[0])
+
+
+# ---- what managers read ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("locale, headings", [
+    ("zh-CN", ["后续计划", "坐席评分卡", "团队评分卡", "从评论中发现的主题", "相对权重", "缩短办理时长"]),
+    ("en", ["Follow-up plan", "Agent scorecards", "Team scorecards", "Themes found in the comments",
+            "Relative weight", "Shorten"])])
+def test_pdf_carries_the_analytics_sections(app, ctx, tmp_path, locale, headings):
+    from reports.pdf import render_pdf
+    from tests.test_reports import pdf_text
+
+    june = [2, 3, 4] * 20
+    efficiency_month(6, june)
+    efficiency_month(7, [3, 4, 5] * 20)
+    done_action()
+    out = tmp_path / "report.pdf"
+    out.write_bytes(render_pdf(compute_report(date(2026, 6, 1), date(2026, 7, 31), "month", locale=locale), locale))
+    text = pdf_text(out)
+    for heading in headings:
+        assert heading in text, heading
+    assert "50.0 → 75.0" in text and "2026-06 → 2026-07" in text  # the action's measured effect
+
+
+def test_dashboard_shows_scorecards_and_links_suggestions_to_actions(ctx, client):
+    add_responses([{"overall": 5 if i % 3 else 2, "attitude": 1 + i % 5, "efficiency": 1 + (i * 2) % 5,
+                    "stability": 3, "after_sales": 1 + (i * 3) % 5, "agent": "A-7"} for i in range(40)],
+                  at=datetime(2026, 6, 3, 4, 0))
+    login(client, "manager")
+    page = client.get("/dashboard?date_from=2026-06-01&date_to=2026-06-30").get_data(as_text=True)
+    assert "坐席评分卡" in page and "A-7" in page and "后续计划" in page
+    assert "/actions/new?text=" in page and "metric=dimension" in page
