@@ -22,6 +22,7 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "reports.download": {"manager"},
     "analytics.action_list": {"agent", "manager"}, "analytics.action_detail": {"agent", "manager"},
     "analytics.new_action": {"manager"}, "analytics.scorecards_page": {"agent", "manager"},
+    "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
 }
