@@ -136,3 +136,17 @@ def scorecards_page():
         agents=scorecards(scope, "agent") if manager else None,
         teams=scorecards(scope, "region") if manager else None,
         mine=staff_scorecard(scope, current_user.id))
+
+
+@bp.route("/reports/<int:report_id>/suggestions")
+@role_required("manager")
+def report_suggestions(report_id: int):
+    """The suggestions of an archived report, each ready to become an action."""
+    import json
+
+    from reports.models import GeneratedReport
+    report = db.session.get(GeneratedReport, report_id) if 0 < report_id < 2**31 else None
+    if report is None:
+        abort(404)
+    figures = {"suggestions": json.loads(report.figures_json).get("suggestions", [])}
+    return render_template("reports/report_suggestions.html", report=report, r=figures)

@@ -87,4 +87,5 @@ ZH = {
     "My callbacks": "我的回访",
     "Tasks I owned": "我负责的任务",
     "Closed": "已关闭",
+    "Suggestions": "改进建议",
 }

@@ -9,7 +9,8 @@ from tests.conftest import csrf_token, login
 PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
           "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket",
-          "recheck.recheck", "complaint_hooks.recording_notice", "complaint_hooks.recording_status"}
+          "recheck.recheck", "complaint_hooks.recording_notice", "complaint_hooks.recording_status",
+          "api.create_tickets"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "auth.logout": {"agent", "manager"},
     "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},
@@ -28,6 +29,7 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "complaints.edit_content": {"agent", "manager"}, "complaints.extend": {"agent", "manager"},
     "complaints.result": {"agent", "manager"}, "complaints.upload": {"agent", "manager"},
     "complaints.download": {"agent", "manager"},
+    "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
 }

@@ -325,3 +325,17 @@ def test_agents_see_their_own_scorecard_and_managers_see_everyones(ctx, client):
     login(client, "manager")
     page = client.get("/scorecards").get_data(as_text=True)
     assert "坐席评分卡" in page and "A-9" in page
+
+
+def test_an_archived_reports_suggestions_can_become_actions(ctx, client):
+    from reports.scheduled import generate_report
+
+    add_responses([{"overall": 5 if i % 3 else 2, "attitude": 1 + i % 5, "efficiency": 1 + (i * 2) % 5,
+                    "stability": 3, "after_sales": 1 + (i * 3) % 5} for i in range(40)])
+    report = generate_report("monthly", date(2026, 6, 1), date(2026, 6, 30), "week")
+    db.session.commit()
+    login(client, "manager")
+    assert f"/reports/{report.id}/suggestions" in client.get("/reports").get_data(as_text=True)
+    page = client.get(f"/reports/{report.id}/suggestions").get_data(as_text=True)
+    assert "/actions/new?text=" in page and "转为改进行动" in page
+    assert client.get("/reports/999999/suggestions").status_code == 404
