@@ -37,28 +37,52 @@ def case_number(ticket) -> str:
     return f"TS{to_local(ticket.handled_at, None):%Y%m%d}-{ticket.id:06d}"
 
 
-def open_case(ticket, tasks: list[CallbackTask], rules: dict[str, Any] | None = None) -> ComplaintCase:
-    """One case per complaint ticket, its five stages with their deadlines (from handled_at),
-    and the ticket's complaint callback tasks as the stages' work items. Caller commits."""
-    rules = rules or get_rules()
-    tz = ticket.customer.timezone
+def plan_case(ticket, timezone: str | None, tasks: list, rules: dict[str, Any]) -> tuple[dict, list[dict]]:
+    """The case row and its five stage rows (without ids) for a complaint ticket: deadlines
+    from handled_at, the ticket's complaint tasks as the stages' work items. Used by single
+    intake (ORM) and by batch intake (bulk rows) alike."""
     by_kind = {t.kind: t for t in tasks}
-    feedback_due = deadline("complaint_feedback", ticket.handled_at, rules, tz)
-    case = ComplaintCase(number=case_number(ticket), ticket_id=ticket.id, customer_id=ticket.customer_id,
-                         category=ticket.category or "", received_at=ticket.handled_at,
-                         feedback_due_at=feedback_due)
-    db.session.add(case)
-    db.session.flush()
-    dues = {"accepted": deadline("complaint_accept", ticket.handled_at, rules, tz),
-            "investigated": deadline("complaint_investigate", ticket.handled_at, rules, tz),
+    feedback_due = deadline("complaint_feedback", ticket.handled_at, rules, timezone)
+    case = {"number": case_number(ticket), "ticket_id": ticket.id, "customer_id": ticket.customer_id,
+            "category": ticket.category or "", "received_at": ticket.handled_at,
+            "feedback_due_at": feedback_due}
+    dues = {"accepted": deadline("complaint_accept", ticket.handled_at, rules, timezone),
+            "investigated": deadline("complaint_investigate", ticket.handled_at, rules, timezone),
             "handled": feedback_due, "fed_back": feedback_due, "rechecked": None}
+    stages = []
     for position, name in enumerate(STAGES):
         task = by_kind.get(STAGE_TASK_KINDS.get(name, ""))
-        db.session.add(CaseStage(case_id=case.id, round=1, name=name, position=position,
-                                 due_at=dues[name], task_id=task.id if task else None))
+        stages.append({"round": 1, "name": name, "position": position, "due_at": dues[name],
+                       "task_id": task.id if task else None})
+    return case, stages
+
+
+def open_case(ticket, tasks: list[CallbackTask], rules: dict[str, Any] | None = None) -> ComplaintCase:
+    """One case per complaint ticket (一事一档). Caller commits."""
+    row, stages = plan_case(ticket, ticket.customer.timezone, tasks, rules or get_rules())
+    case = ComplaintCase(**row)
+    db.session.add(case)
+    db.session.flush()
+    db.session.add_all(CaseStage(case_id=case.id, **stage) for stage in stages)
     db.session.flush()
     db.session.refresh(case)
     return case
+
+
+def open_cases_bulk(items: list[tuple[Any, str | None, list]], rules: dict[str, Any]) -> int:
+    """Batch intake's complaints: (ticket, customer timezone, tasks) each, written as bulk rows
+    in the caller's transaction."""
+    from core.bulk import insert_rows, reserve_ids
+
+    cases, stages = [], []
+    for (ticket, timezone, tasks), case_id in zip(items, reserve_ids(ComplaintCase.__table__, len(items)),
+                                                  strict=True):
+        row, rows = plan_case(ticket, timezone, tasks, rules)
+        cases.append({"id": case_id, **row})
+        stages += [{"case_id": case_id, **stage} for stage in rows]
+    insert_rows(ComplaintCase.__table__, cases)
+    insert_rows(CaseStage.__table__, stages)
+    return len(cases)
 
 
 def case_for_ticket(ticket_id: int) -> ComplaintCase | None:

@@ -424,3 +424,23 @@ def test_the_ledger_filters_and_its_exports_match_the_cases(ctx, staff, client):
     assert values[0][0] == "Case number" and {r[0] for r in values[1:]} == {first.number, second.number, late.number}
     name_cell = next(r for r in sheet.iter_rows() if r[0].value == first.number)[2]
     assert name_cell.data_type == "s" and name_cell.value.startswith("'=")
+
+
+def test_batch_intake_opens_the_same_cases_as_single_intake(ctx):
+    from tickets.batch import intake_batch
+    from tickets.services import validate_ticket
+
+    handled = (utcnow() - timedelta(hours=2)).isoformat() + "Z"
+    cleans = [validate_ticket({"external_id": f"B-{i}", "kind": kind, "handled_at": handled, "category": "计费争议",
+                               "customer": {"id": f"BC-{i}", "name": "客户", "phone": f"+861380013800{i}"}})[0]
+              for i, kind in enumerate(("complaint", "business", "complaint"))]
+    results = intake_batch(cleans)
+    single = complaint("S-1")
+    cases = db.session.scalars(select(ComplaintCase).where(ComplaintCase.id != single.id)
+                               .order_by(ComplaintCase.id)).all()
+    assert [c.ticket.external_id for c in cases] == ["B-0", "B-2"]
+    for case, result in zip(cases, (results[0], results[2]), strict=True):
+        assert [s.name for s in case.stages] == [s.name for s in single.stages]
+        assert case.current("accepted").task_id == next(t.id for t in result.tasks if t.kind == "complaint_accept")
+        assert case.feedback_due_at == case.current("fed_back").task.due_at
+        assert case.number == f"TS{case.number[2:10]}-{case.ticket_id:06d}"
