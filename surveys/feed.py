@@ -35,6 +35,13 @@ def feed_stamp():
     return select(func.coalesce(func.max(done.feed_seq), 0) + 1).scalar_subquery()
 
 
+def current_feed_stamp() -> int:
+    """feed_stamp() as a number, for bulk writes (COPY, executemany) that cannot hold SQL
+    expressions. Call it inside the writing transaction (on SQLite every write transaction
+    begins IMMEDIATE (core.db), so no other writer can stamp until this one commits)."""
+    return db.session.scalar(select(feed_stamp()))
+
+
 def feed_page(after: tuple[int, int] | None, since: datetime | None, limit: int) -> list[Response]:
     """Up to `limit` completed responses after the cursor position (feed_seq, id), answers
     and questionnaire version loaded."""
