@@ -21,8 +21,9 @@ from complaints.models import (
 )
 from core.accounts import User, audit
 from core.db import db, utcnow
+from core.events import publish
 from core.settings import get_rules
-from core.timeutil import add_working_days, to_local
+from core.timeutil import add_working_days, iso_utc, to_local
 
 
 class CaseError(TaskError):
@@ -128,7 +129,14 @@ def complete_stage(case: ComplaintCase, name: str, user: User | None, *, at: dat
         case.state = "closed"
     audit("complaint_stage", f"case:{case.id}", user=user, stage=name, round=case.round,
           on_time=row.on_time)
+    publish("complaint.stage_completed", {**_event_data(case), "stage": name, "round": case.round,
+                                          "completed_at": iso_utc(at), "on_time": row.on_time}, now=at)
     return row
+
+
+def _event_data(case: ComplaintCase) -> dict[str, Any]:
+    """What webhooks say of a case: ids and codes, no personal data."""
+    return {"case": case.number, "external_id": case.ticket.external_id, "state": case.state}
 
 
 def stage_label(name: str | None) -> str:
@@ -231,6 +239,8 @@ def reopen(case: ComplaintCase, answer: str, now: datetime | None = None) -> Cal
     case.result_message_id = case.recheck_due_at = case.recheck_token = None
     case.recheck_asked_at = case.recheck_reminded_at = None
     audit("complaint_reopened", f"case:{case.id}", answer=answer, round=case.round, task=task.id)
+    publish("complaint.reopened", {**_event_data(case), "answer": answer, "round": case.round,
+                                   "followup_task": task.id, "tier": task.tier}, now=now)
     db.session.flush()
     db.session.expire(case, ["stages"])
     return task

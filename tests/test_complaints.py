@@ -202,6 +202,13 @@ def test_no_reopens_the_case_with_a_second_follow_up_one_tier_up(ctx, staff, cli
     assert "重新打开" in client.get(f"/complaints/{case.id}").get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "complaint_reopened")) == 1
+    from core.events import Event
+    events = db.session.scalars(select(Event).order_by(Event.id)).all()
+    stages = [e.data["stage"] for e in events if e.type == "complaint.stage_completed"]
+    assert stages == ["accepted", "investigated", "handled", "fed_back", "handled"]
+    reopened = next(e for e in events if e.type == "complaint.reopened")
+    assert reopened.data == {"case": case.number, "external_id": "CMP-1", "state": "reopened", "answer": "no",
+                             "round": 2, "followup_task": followup.id, "tier": 2}
 
 
 def test_silence_after_the_reminder_reopens_the_case(ctx, staff):
