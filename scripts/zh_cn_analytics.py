@@ -45,4 +45,47 @@ ZH = {
     "%(num)s in all": "共 %(num)s 项",
     "No actions yet. Managers create them from the suggestions on the dashboard or in a report.":
         "暂无改进行动。经理可在看板或报告的改进建议中创建。",
+    "Team (region)": "团队(地区)",
+    "Resolution rate": "问题解决率",
+    "Callbacks on time": "回访按时率",
+    "First contact (h), median / p90": "首次联系用时(小时),中位数 / P90",
+    "No responses in this period.": "本期没有答卷。",
+    "positive": "正面", "negative": "负面", "mixed": "中性或混合",
+    "%(n)s comments": "%(n)s 条评论",
+    "sentiment": "情感",
+    "Too few comments in this period to find themes.": "本期评论太少,无法归纳主题。",
+    "due %(date)s": "截止 %(date)s",
+    "measured after the next period ends": "下一期结束后测量",
+    "No improvement actions yet.": "暂无改进行动。",
+    "Relative weight": "相对权重",
+    "Themes found in the comments": "从评论中发现的主题",
+    "Agent scorecards": "坐席评分卡",
+    "Ranked by the lower bound of the CSAT interval, so a small lucky sample does not come first.":
+        "按 CSAT 置信区间下限排序,样本小而侥幸得高分者不会排在前面。",
+    "Team scorecards": "团队评分卡",
+    "Follow-up plan": "后续计划",
+    "Relative weights (Johnson 2000): the share of the variance of overall satisfaction each dimension explains, over responses that answered all four dimensions and overall; they add up to R² = %(r2)s and, unlike correlations, do not count twice what correlated dimensions share.":
+        "相对权重(Johnson 2000):在四个维度和总体满意度均有作答的答卷中,各维度解释的总体满意度方差份额;各权重之和等于 R² = %(r2)s,与相关系数不同,相互相关的维度所共有的部分不会被重复计算。",
+    "Scorecards: CSAT and resolution rate with 95%% Wilson intervals, ranked by the interval's lower bound; callbacks of the agent's (or region's) tickets created in the period, on time and hours from handling to the first attempt.":
+        "评分卡:CSAT 和问题解决率附 95%% Wilson 置信区间,按区间下限排序;回访为本期创建的、该坐席(或地区)工单的回访任务,统计按时率以及从处理完成到首次呼叫的小时数。",
+    "Themes: the period's most recent comments (up to 3,000), segmented with jieba, weighted by TF-IDF and grouped by spectral clustering; each theme is named by its most characteristic words. Sentiment from a Chinese word list with negation and VADER for English, from −1 to +1. Phone numbers, e-mail addresses and names are masked in quotes.":
+        "主题:取本期最近的评论(最多 3,000 条),用 jieba 分词、TF-IDF 加权、谱聚类分组,以最有代表性的词命名每个主题。情感分析中文采用带否定处理的情感词表,英文采用 VADER,取值 −1 至 +1。引用中的电话号码、邮箱和姓名均已遮蔽。",
+    "Follow-up plan: the effect of a done action is its metric in the period after the one it was done in against its baseline period: two-proportion z-test for percentages, Welch's t-test for indexes and NPS; low sample under 30 answers.":
+        "后续计划:已完成行动的效果 = 完成当期之后下一期的指标与基线期对比;百分比指标用双比例 z 检验,指数和 NPS 用 Welch t 检验;答卷少于 30 份标记为样本少。",
+    'Managers who receive every scheduled report (one e-mail per line; add "en" after the address for English)':
+        "接收所有定期报告的经理(每行一个邮箱;如需英文版,在邮箱后加 en)",
+    "Also receive the monthly report": "另外接收月度报告的人员",
+    "Also receive the quarterly report": "另外接收季度报告的人员",
+    "Also receive the annual report": "另外接收年度报告的人员",
+    "%(value)s is not an e-mail address, optionally followed by zh-CN or en": "%(value)s 不是有效的邮箱地址(邮箱后可选填 zh-CN 或 en)",
+    "monthly": "月度", "quarterly": "季度", "annual": "年度",
+    "[Huifang] %(kind)s customer satisfaction report %(start)s – %(end)s": "[回访] %(kind)s客户满意度报告 %(start)s 至 %(end)s",
+    "Attached: the %(kind)s customer satisfaction report, %(start)s – %(end)s.": "附件为%(kind)s客户满意度报告(%(start)s 至 %(end)s)。",
+    "Scorecards": "评分卡",
+    "%(start)s – %(end)s. Percentages with their 95%% confidence interval; fewer than 30 answers is a low sample.":
+        "%(start)s 至 %(end)s。百分比附 95%% 置信区间;少于 30 份为样本少。",
+    "My callbacks": "我的回访",
+    "Tasks I owned": "我负责的任务",
+    "Closed": "已关闭",
+    "Suggestions": "改进建议",
 }

@@ -8,7 +8,8 @@ from tests.conftest import csrf_token, login
 
 PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login", "auth.second_factor", "auth.enrol",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
-          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket"}
+          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket",
+          "api.create_tickets"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "auth.logout": {"agent", "manager"}, "auth.change_password": {"agent", "manager"},
     "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},
@@ -20,8 +21,9 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "reports.dashboard": {"manager"}, "reports.export_figures": {"manager"},
     "reports.export_responses": {"manager"}, "reports.archive": {"manager"}, "reports.generate": {"manager"},
     "reports.download": {"manager"},
-    "actions.action_list": {"agent", "manager"}, "actions.action_detail": {"agent", "manager"},
-    "actions.new_action": {"manager"},
+    "analytics.action_list": {"agent", "manager"}, "analytics.action_detail": {"agent", "manager"},
+    "analytics.new_action": {"manager"}, "analytics.scorecards_page": {"agent", "manager"},
+    "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
 }

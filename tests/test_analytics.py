@@ -205,3 +205,137 @@ def test_overdue_actions_are_mailed_to_their_owner_once(ctx):
     message = db.session.scalar(select(Message))
     assert message.channel == "email" and message.to == "owner@example.com"
     assert "提升办理效率" in message.subject and "2026-06-30" in message.body
+
+
+# ---- comment themes --------------------------------------------------------------------------
+
+PLANTED = {  # topic → (words a comment is built from, its sentiment sign)
+    "broadband": (["宽带经常断网", "网速太慢", "晚上掉线", "光猫故障", "信号弱"], -1),
+    "billing": (["话费乱扣费", "账单看不懂", "资费不明", "扣费错误"], -1),
+    "praise": (["客服态度很好", "师傅很耐心", "办理很快", "服务周到"], 1),
+    "english": (["the bill was wrong", "charged twice on my bill", "wrong charge on the bill"], -1),
+}
+
+
+def planted_comments(rng: random.Random) -> list[tuple[str, str]]:
+    out = []
+    for topic, (phrases, _sign) in PLANTED.items():
+        for i in range(30):
+            text = ",".join(rng.sample(phrases, 2))
+            if i % 10 == 0 and topic != "english":
+                text += ",我的电话13812345678,王芳"  # personal data the quotes must not show
+            out.append((topic, text))
+    rng.shuffle(out)
+    return out
+
+
+def test_planted_themes_are_discovered_with_their_sentiment_and_masked_quotes(ctx):
+    from reports.textmining import Comment, discover
+
+    comments = planted_comments(random.Random(3))
+    themes = discover([Comment(text, JUNE, ("王芳",)) for _topic, text in comments], lambda at: "2026-06")
+    found = {}
+    for topic, (phrases, sign) in PLANTED.items():
+        vocabulary = " ".join(phrases)
+        matching = [t for t in themes if t["n"] >= 20 and all(term in vocabulary for term in t["terms"][:2])]
+        assert matching, (topic, [(t["label"], t["n"]) for t in themes])
+        theme = max(matching, key=lambda t: t["n"])
+        found[topic] = theme
+        assert 27 <= theme["n"] <= 33, (topic, theme["label"], theme["n"])
+        assert theme["sentiment"] * sign > 0.3, (topic, theme["sentiment"])
+        assert theme["trend"] == [{"period": "2026-06", "n": theme["n"]}]
+    assert len({t["label"] for t in found.values()}) == 4
+    quotes = " ".join(q for t in themes for q in t["quotes"])
+    assert "13812345678" not in quotes and "王芳" not in quotes
+
+
+def test_masking_and_sentiment_of_single_comments():
+    from reports.textmining import mask, sentiment, terms
+
+    assert mask("王芳的电话13812345678,李师傅说 wang@x.cn", ["王芳"]) == "王某某的电话138****5678,某师傅说 w***@x.cn"
+    assert sentiment("客服态度很好,耐心解答") > 0.5 and sentiment("办理速度太慢,等了很久") < -0.5
+    assert sentiment("问题没有解决") < 0  # negated
+    assert sentiment("The agent was friendly and helpful") > 0.5
+    assert "宽带" in terms("宽带经常断网") and "携号转网" in terms("我要携号转网")
+
+
+def test_report_carries_discovered_themes(ctx):
+    from sqlalchemy import insert as sql_insert
+
+    from surveys.models import Answer
+    comments = planted_comments(random.Random(5))
+    add_responses([{"overall": 3} for _ in comments])
+    ids = db.session.scalars(select(Response.id).order_by(Response.id)).all()
+    db.session.execute(sql_insert(Answer), [{"response_id": rid, "question_key": "comment", "value_text": text,
+                                             "answered_at": JUNE} for rid, (_t, text) in zip(ids, comments, strict=True)])
+    db.session.commit()
+    themes = june_report()["themes"]
+    assert sum(t["n"] for t in themes) == len(comments)
+    assert {"label", "n", "sentiment", "quotes"} <= set(themes[0])
+
+
+# ---- what managers read ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("locale, headings", [
+    ("zh-CN", ["后续计划", "坐席评分卡", "团队评分卡", "从评论中发现的主题", "相对权重", "缩短办理时长"]),
+    ("en", ["Follow-up plan", "Agent scorecards", "Team scorecards", "Themes found in the comments",
+            "Relative weight", "Shorten"])])
+def test_pdf_carries_the_analytics_sections(app, ctx, tmp_path, locale, headings):
+    from reports.pdf import render_pdf
+    from tests.test_reports import pdf_text
+
+    june = [2, 3, 4] * 20
+    efficiency_month(6, june)
+    efficiency_month(7, [3, 4, 5] * 20)
+    done_action()
+    out = tmp_path / "report.pdf"
+    out.write_bytes(render_pdf(compute_report(date(2026, 6, 1), date(2026, 7, 31), "month", locale=locale), locale))
+    text = pdf_text(out)
+    for heading in headings:
+        assert heading in text, heading
+    assert "50.0 → 75.0" in text and "2026-06 → 2026-07" in text  # the action's measured effect
+
+
+def test_dashboard_shows_scorecards_and_links_suggestions_to_actions(ctx, client):
+    add_responses([{"overall": 5 if i % 3 else 2, "attitude": 1 + i % 5, "efficiency": 1 + (i * 2) % 5,
+                    "stability": 3, "after_sales": 1 + (i * 3) % 5, "agent": "A-7"} for i in range(40)],
+                  at=datetime(2026, 6, 3, 4, 0))
+    login(client, "manager")
+    page = client.get("/dashboard?date_from=2026-06-01&date_to=2026-06-30").get_data(as_text=True)
+    assert "坐席评分卡" in page and "A-7" in page and "后续计划" in page
+    assert "/actions/new?text=" in page and "metric=dimension" in page
+
+
+def test_agents_see_their_own_scorecard_and_managers_see_everyones(ctx, client):
+    from callbacks.services import claim, close, record_attempt
+    from tests.conftest import make_ticket
+
+    add_responses([{"overall": 5, "agent": "A-9"} for _ in range(3)], at=datetime.utcnow() - timedelta(days=1))
+    agent = login(client, "agent")
+    task = make_ticket(external_id="T-SC", kind="business").tasks[0]
+    claim(task.id, agent.id)
+    db.session.refresh(task)
+    record_attempt(task, agent.id, "reached", notes="已解决")
+    close(task, agent.id, resolution_category="resolved", resolved=True)
+    db.session.commit()
+    page = client.get("/scorecards").get_data(as_text=True)
+    assert "我的回访" in page and "A-9" not in page  # an agent sees only their own card
+    assert "100.0%" in page  # one task, on time
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/scorecards")})
+    login(client, "manager")
+    page = client.get("/scorecards").get_data(as_text=True)
+    assert "坐席评分卡" in page and "A-9" in page
+
+
+def test_an_archived_reports_suggestions_can_become_actions(ctx, client):
+    from reports.scheduled import generate_report
+
+    add_responses([{"overall": 5 if i % 3 else 2, "attitude": 1 + i % 5, "efficiency": 1 + (i * 2) % 5,
+                    "stability": 3, "after_sales": 1 + (i * 3) % 5} for i in range(40)])
+    report = generate_report("monthly", date(2026, 6, 1), date(2026, 6, 30), "week")
+    db.session.commit()
+    login(client, "manager")
+    assert f"/reports/{report.id}/suggestions" in client.get("/reports").get_data(as_text=True)
+    page = client.get(f"/reports/{report.id}/suggestions").get_data(as_text=True)
+    assert "/actions/new?text=" in page and "转为改进行动" in page
+    assert client.get("/reports/999999/suggestions").status_code == 404
