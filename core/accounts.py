@@ -92,6 +92,12 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # Space-separated, OAuth style. Keys made before scopes existed were intake keys.
+    scopes: Mapped[str] = mapped_column(String(120), default="tickets:write", server_default="tickets:write")
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
 
 
 def issue_api_key(name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
