@@ -1,7 +1,7 @@
 """revocable sessions, two-factor login, recovery codes, hash-chained audit log
 
 Revision ID: a7c1e5d2b9f0
-Revises: 961cbf64c0e0
+Revises: 8dd7dd207df9
 Create Date: 2026-11-27 03:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'a7c1e5d2b9f0'
-down_revision = '961cbf64c0e0'
+down_revision = '8dd7dd207df9'
 branch_labels = None
 depends_on = None
 
