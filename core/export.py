@@ -1,9 +1,3 @@
-<<<<<<< HEAD
-"""CSV and XLSX downloads that are safe to open in a spreadsheet. Text that customers or staff
-typed can begin with = + - @ (or a tab / carriage return that hides one): a spreadsheet would
-run it as a formula (CSV/formula injection, OWASP). Such cells get a leading single quote, and
-XLSX text cells are written as strings, never as formulas."""
-=======
 """Spreadsheet exports that cannot carry a formula (OWASP "CSV injection"). Every CSV and XLSX
 download goes through here: a ticket field, a comment or an imported value that starts like a
 formula (`=HYPERLINK(...)`, `+cmd|...`, `@SUM(...)`) must reach the spreadsheet as text.
@@ -13,25 +7,10 @@ also the full-width = + - @ that a Chinese spreadsheet may read as formulas). de
 considered: it misses tab and CR and rewrites `|` inside cells, so the rule is kept here.
 XLSX: every text value is an inline string cell, never a formula; a formula-like one keeps its
 exact text and carries the "quote prefix" style, as if typed with a leading quote."""
->>>>>>> main
 from __future__ import annotations
 
 import csv
 import io
-<<<<<<< HEAD
-from collections.abc import Iterable, Sequence
-from typing import Any
-
-from flask import Response, stream_with_context
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def safe_cell(value: Any) -> Any:
-    """A text cell beginning like a formula gets a leading quote; numbers, dates and None pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-=======
 from collections.abc import Iterable, Mapping
 
 from flask import Response, stream_with_context
@@ -43,33 +22,10 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 def neutralise(value):
     """The value as a spreadsheet must read it: numbers as they are, formula-like text quoted."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
->>>>>>> main
         return "'" + value
     return value
 
 
-<<<<<<< HEAD
-def safe_row(row: Iterable[Any]) -> list[Any]:
-    return [safe_cell(v) for v in row]
-
-
-def csv_response(rows: Iterable[Sequence[Any]], filename: str) -> Response:
-    """Streams the rows as UTF-8 CSV with a BOM (so Excel reads Chinese text correctly)."""
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        yield "\ufeff"
-        for row in rows:
-            writer.writerow(safe_row(row))
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate(0)
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
-
-
-def xlsx_bytes(sheets: dict[str, Iterable[Sequence[Any]]]) -> bytes:
-=======
 def csv_lines(rows: Iterable[Iterable]) -> Iterable[str]:
     """The CSV text of the rows, line by line, every cell neutralised."""
     buffer = io.StringIO()
@@ -95,22 +51,11 @@ def csv_response(rows: Iterable[Iterable], filename: str) -> Response:
 
 def xlsx_bytes(sheets: Mapping[str, Iterable[Iterable]]) -> bytes:
     """An XLSX workbook, one sheet per entry, with text always stored as text."""
->>>>>>> main
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     for title, rows in sheets.items():
-<<<<<<< HEAD
-        sheet = workbook.create_sheet(title[:31])
-        for row in rows:
-            cells = []
-            for value in safe_row(row):
-                cell = WriteOnlyCell(sheet, value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # text stays text, whatever it begins with
-                cells.append(cell)
-=======
         sheet = workbook.create_sheet(title)
         for row in rows:
             cells = []
@@ -121,18 +66,11 @@ def xlsx_bytes(sheets: Mapping[str, Iterable[Iterable]]) -> bytes:
                     cell.quotePrefix = value.startswith(FORMULA_STARTS)
                     value = cell
                 cells.append(value)
->>>>>>> main
             sheet.append(cells)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
 
 
-<<<<<<< HEAD
-def xlsx_response(sheets: dict[str, Iterable[Sequence[Any]]], filename: str) -> Response:
-    return Response(xlsx_bytes(sheets), mimetype=XLSX_TYPE,
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
-=======
 def xlsx_response(sheets: Mapping[str, Iterable[Iterable]], filename: str) -> Response:
     return Response(xlsx_bytes(sheets), mimetype=XLSX_MIMETYPE, headers=_attachment(filename))
->>>>>>> main

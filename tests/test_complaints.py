@@ -430,7 +430,7 @@ def test_the_ledger_filters_and_its_exports_match_the_cases(ctx, staff, client):
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert values[0][0] == "Case number" and {r[0] for r in values[1:]} == {first.number, second.number, late.number}
     name_cell = next(r for r in sheet.iter_rows() if r[0].value == first.number)[2]
-    assert name_cell.data_type == "s" and name_cell.value.startswith("'=")
+    assert name_cell.data_type == "s" and name_cell.value.startswith("=HYPERLINK") and name_cell.quotePrefix
 
 
 def test_batch_intake_opens_the_same_cases_as_single_intake(ctx):

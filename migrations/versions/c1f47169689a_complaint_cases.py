@@ -1,7 +1,7 @@
 """complaint cases
 
 Revision ID: c1f47169689a
-Revises: 8dd7dd207df9
+Revises: a7c1e5d2b9f0
 Create Date: 2026-11-27 03:20:16.160847
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c1f47169689a'
-down_revision = '8dd7dd207df9'
+down_revision = 'a7c1e5d2b9f0'
 branch_labels = None
 depends_on = None
 
