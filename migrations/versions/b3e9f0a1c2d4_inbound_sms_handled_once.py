@@ -1,7 +1,7 @@
 """inbound SMS handled once: a Twilio MessageSid is unique among inbound messages
 
 Revision ID: b3e9f0a1c2d4
-Revises: a7c1e5d2b9f0
+Revises: c1f47169689a
 Create Date: 2026-11-27 04:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b3e9f0a1c2d4'
-down_revision = 'a7c1e5d2b9f0'
+down_revision = 'c1f47169689a'
 branch_labels = None
 depends_on = None
 
