@@ -17,7 +17,8 @@ from core.db import db, utcnow
 from core.settings import get_rule
 from core.text import has_control
 from core.timeutil import parse_iso
-from surveys.definition import AnswerError, Definition, _condition_keys
+from surveys.definition import AnswerError, Definition, condition_keys
+from surveys.feed import current_feed_stamp
 from surveys.models import CHANNELS, Answer, QuestionnaireVersion, Response
 from surveys.services import definition_of, figures, latest_version
 from tickets.models import TICKET_KINDS
@@ -57,7 +58,7 @@ class _Cells:
     def __init__(self, definition: Definition):
         self.definition = definition
         self.meanings: dict[str, dict[str, Any]] = {q.key: {} for q in definition.questions if q.type != "text"}
-        self.deciding = sorted({k for q in definition.questions for k in _condition_keys(q.show_if)})
+        self.deciding = sorted({k for q in definition.questions for k in condition_keys(q.show_if)})
         self.shown: dict[tuple, frozenset[str]] = {}
 
     def parse(self, question, cell: str) -> Any:
@@ -156,18 +157,20 @@ def _without_duplicates(good: list[_Good], report: ImportReport) -> list[_Good]:
 
 
 RESPONSE_COLUMNS = ("id", "version_id", "channel", "respondent", "ticket_kind", "region", "agent",
-                    "started_at", "completed_at", "progress")
+                    "started_at", "completed_at", "progress", "feed_seq")
 ANSWER_COLUMNS = ("response_id", "question_key", "value_num", "value_text", "answered_at")
 
 
 def _write(good: list[_Good], version: QuestionnaireVersion, definition: Definition) -> None:
     ids = reserve_ids(Response.__table__, len(good))
+    stamp = current_feed_stamp()  # the results API serves imports after what it served before
     figure_columns = tuple(figures(definition, {}))  # the figure columns completion writes
     responses, answers = [], []
     for response_id, g in zip(ids, good, strict=True):
         row, when, figured = g.row, g.answered_at, figures(definition, g.answers)
         responses.append((response_id, version.id, row["channel"], row["respondent"], row["ticket_kind"],
-                          row["region"], row["agent"], when, when, 0, *(figured[k] for k in figure_columns)))
+                          row["region"], row["agent"], when, when, 0, stamp,
+                          *(figured[k] for k in figure_columns)))
         answers += [(response_id, key, float(value), None, when) if isinstance(value, int | float)
                     else (response_id, key, None, str(value), when) for key, value in g.answers.items()]
     insert_tuples(Response.__table__, RESPONSE_COLUMNS + figure_columns, responses)
