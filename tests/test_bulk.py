@@ -53,7 +53,8 @@ def snapshot():
 
 
 def clear():
-    for model in (Event, TaskEvent, CallbackTask, Invitation, Ticket, Customer):
+    from complaints.models import CaseStage, ComplaintCase
+    for model in (Event, CaseStage, ComplaintCase, TaskEvent, CallbackTask, Invitation, Ticket, Customer):
         db.session.execute(model.__table__.delete())
     db.session.commit()
 

@@ -1,7 +1,7 @@
 """responses by respondent: import-responses looks up repeats of (respondent, answered_at)
 
 Revision ID: b7c3e1a2d4f5
-Revises: a7c1e5d2b9f0
+Revises: c1f47169689a
 Create Date: 2026-11-27 03:40:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = 'b7c3e1a2d4f5'
-down_revision = 'a7c1e5d2b9f0'
+down_revision = 'c1f47169689a'
 branch_labels = None
 depends_on = None
 
