@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from callbacks.models import CallbackTask
+from complaints.models import CaseStage, ComplaintCase
 from core.api import api_error, require_scope
 from core.db import db
 from core.timeutil import iso_utc, parse_iso
@@ -157,18 +158,29 @@ def list_tasks():
     return jsonify(tasks=[t.as_json() for t in tasks[:limit]], next_cursor=next_cursor)
 
 
+def stage_json(stage: CaseStage) -> dict:
+    return {"name": stage.name, "round": stage.round, "due_at": iso_utc(stage.due_at),
+            "completed_at": iso_utc(stage.completed_at), "on_time": stage.on_time}
+
+
 @bp.get("/complaints/<external_id>")
 @require_scope("results:read")
 def complaint(external_id: str):
-    """The case status of a complaint ticket. Its stages are the complaint's callback tasks
-    (accept, investigate, feed back) until the complaints area's case model is on main."""
+    """The case status of a complaint (一事一档): its stages in order, round by round, and the
+    callback tasks that are their work items."""
     ticket = db.session.scalar(select(Ticket).where(Ticket.external_id == external_id,
                                                     Ticket.kind == "complaint"))
     if ticket is None:
         return api_error(404, f"no complaint with external_id {external_id}")
+    case = db.session.scalar(select(ComplaintCase).options(selectinload(ComplaintCase.stages))
+                             .where(ComplaintCase.ticket_id == ticket.id))
     tasks = list(db.session.scalars(select(CallbackTask).options(selectinload(CallbackTask.ticket))
                                     .where(CallbackTask.ticket_id == ticket.id).order_by(CallbackTask.id)))
-    stages = [t.as_json() for t in tasks]
-    open_ = any(t.closed_at is None for t in tasks)
-    return jsonify(external_id=ticket.external_id, handled_at=iso_utc(ticket.handled_at),
-                   state="open" if open_ else "closed", stages=stages)
+    body = {"external_id": ticket.external_id, "handled_at": iso_utc(ticket.handled_at),
+            "tasks": [t.as_json() for t in tasks]}
+    if case is None:  # a complaint reported before cases existed: its tasks tell its state
+        return jsonify(case=None, state="open" if any(t.closed_at is None for t in tasks) else "closed",
+                       stage=None, round=1, feedback_due_at=None, stages=[], **body)
+    return jsonify(case=case.number, state=case.state, stage=case.stage, round=case.round,
+                   feedback_due_at=iso_utc(case.feedback_due_at), stages=[stage_json(s) for s in case.stages],
+                   **body)

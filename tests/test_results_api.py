@@ -96,7 +96,10 @@ def test_responses_come_with_answers_and_the_report_and_tasks_are_served(ctx, cl
     tasks = client.get("/api/v1/tasks", query_string={"state": "open"}, headers=READ).get_json()["tasks"]
     assert {t["kind"] for t in tasks} >= {"complaint_accept"}
     case = client.get("/api/v1/complaints/T-CMP", headers=READ).get_json()
-    assert case["state"] == "open" and case["stages"][0]["kind"] == "complaint_accept"
+    assert case["state"] == "open" and case["case"] and case["stage"] is None
+    assert [s["name"] for s in case["stages"]] == ["accepted", "investigated", "handled", "fed_back", "rechecked"]
+    assert case["stages"][0]["due_at"] and case["stages"][0]["completed_at"] is None
+    assert case["tasks"][0]["kind"] == "complaint_accept"
 
 
 def test_paging_10000_while_others_complete_returns_each_once(app, ctx, client):

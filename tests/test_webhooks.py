@@ -26,7 +26,7 @@ def endpoint(url: str, events=EVENT_TYPES) -> WebhookEndpoint:
 
 
 def produce_events() -> set[str]:
-    """A completed answer, a complaint's tasks and a closed task: every event type of today."""
+    """A completed answer, a complaint's tasks, a closed task and so a completed complaint stage."""
     invitation = sent_invitation()
     response = response_for(invitation)
     save_answers(response, {"overall": 5, "nps": 10})
@@ -72,7 +72,7 @@ def test_receiver_down_for_an_hour_gets_every_event_signed(ctx):
         endpoint(receiver.url)
         expected = produce_events()
         assert {db.session.scalar(select(Event.type).where(Event.uid == uid)) for uid in expected} == \
-            {"response.completed", "task.created", "task.closed"}
+            {"response.completed", "task.created", "task.closed", "complaint.stage_completed"}
         start, now = utcnow(), utcnow()
         receiver.down = True
         while now < start + timedelta(hours=3):
