@@ -1,7 +1,7 @@
 """inbound SMS handled once: a Twilio MessageSid is unique among inbound messages
 
 Revision ID: b3e9f0a1c2d4
-Revises: c1f47169689a
+Revises: b7c3e1a2d4f5
 Create Date: 2026-11-27 04:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b3e9f0a1c2d4'
-down_revision = 'c1f47169689a'
+down_revision = 'b7c3e1a2d4f5'
 branch_labels = None
 depends_on = None
 
