@@ -140,6 +140,20 @@ def register_commands(app: Flask) -> None:
             Path(out).write_bytes(render_pdf(figures, locale))
         click.echo(f"wrote {out} ({figures['responses']} responses)")
 
+    @app.cli.command("verify-audit")
+    def verify_audit_cmd():
+        """Check the audit log's hash chain; report the first row edited or removed."""
+        from sqlalchemy import func, select
+
+        from core.accounts import AuditEvent, first_broken_audit_link
+        from core.db import db
+        broken = first_broken_audit_link()
+        if broken:
+            click.echo(f"audit log BROKEN at row {broken[0]}: {broken[1]}", err=True)
+            sys.exit(1)
+        count = db.session.scalar(select(func.count()).select_from(AuditEvent))
+        click.echo(f"audit log intact: {count} row(s), every hash and link matches")
+
     @app.cli.command("anonymise")
     def anonymise_cmd():
         """Apply the retention setting: strip personal data from old responses."""
