@@ -148,6 +148,35 @@ def register_commands(app: Flask) -> None:
             Path(out).write_bytes(render_pdf(figures, locale))
         click.echo(f"wrote {out} ({figures['responses']} responses)")
 
+    @app.cli.command("backup")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE, or FILE.gz to compress")
+    def backup_cmd(out: str):
+        """Write every table to one portable file (JSON lines), restorable on SQLite or PostgreSQL."""
+        from core.dump import open_dump, write_backup
+        with open_dump(out, "w") as fh:
+            counts = write_backup(fh)
+        click.echo(f"wrote {out}: {sum(counts.values())} rows in {len(counts)} tables")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--yes", is_flag=True, help="Do not ask before replacing every row.")
+    def restore_cmd(path: str, yes: bool):
+        """Replace the database's contents with a backup (run init-db on an empty database first)."""
+        from core.accounts import audit
+        from core.db import db
+        from core.dump import RestoreError, open_dump, restore_backup
+        if not yes:
+            click.confirm("This replaces every row of the database with the backup's. Continue?", abort=True)
+        try:
+            with open_dump(path, "r") as fh:
+                counts = restore_backup(fh)
+        except (RestoreError, ValueError, KeyError) as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{path}: {exc}; the database is unchanged") from exc
+        audit("restore_backup", "database", rows=sum(counts.values()))
+        db.session.commit()
+        click.echo(f"restored {sum(counts.values())} rows in {len(counts)} tables from {path}")
+
     @app.cli.command("verify-audit")
     def verify_audit_cmd():
         """Check the audit log's hash chain; report the first row edited or removed."""
