@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from core.db import db, fresh_postgres_database
-from tests.test_reports import dataset  # noqa: F401  (the fixture)
+from tests.test_reports import dataset  # noqa: F401,F811  (the fixture)
 
 
 def fresh_database_url(tmp_path, name):
@@ -26,7 +26,7 @@ def figures():
     return compute_report(date(2026, 1, 1), date(2026, 4, 30), "month")
 
 
-def test_backup_restores_into_a_fresh_database_with_the_same_rows_and_figures(ctx, app, client, dataset, tmp_path,
+def test_backup_restores_into_a_fresh_database_with_the_same_rows_and_figures(ctx, app, client, dataset, tmp_path,  # noqa: F811
                                                                               worker_id):
     from tests.conftest import login, make_ticket, sent_invitation
 
