@@ -177,6 +177,34 @@ def register_commands(app: Flask) -> None:
         db.session.commit()
         click.echo(f"restored {sum(counts.values())} rows in {len(counts)} tables from {path}")
 
+    def _customer(reference: str):
+        from admin.privacy import find_customer
+        customer = find_customer(reference)
+        if customer is None:
+            raise click.ClickException(f"no customer with ID or phone {reference}")
+        return customer
+
+    @app.cli.command("customer-export")
+    @click.option("--customer", "reference", required=True, help="the operator's customer ID, or the phone number")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False), help="ZIP file to write")
+    def customer_export_cmd(reference: str, out: str):
+        """Write everything held about one customer to a ZIP of JSON files (PIPL art. 45)."""
+        from admin.privacy import export_customer
+        Path(out).write_bytes(export_customer(_customer(reference)))
+        click.echo(f"wrote {out}")
+
+    @app.cli.command("customer-erase")
+    @click.option("--customer", "reference", required=True, help="the operator's customer ID, or the phone number")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def customer_erase_cmd(reference: str, yes: bool):
+        """Erase one customer's personal data (PIPL art. 47); their answers stay as anonymous figures."""
+        from admin.privacy import erase_customer
+        customer = _customer(reference)
+        if not yes:
+            click.confirm(f"Erase customer {customer.external_id} and everything that leads to them?", abort=True)
+        counts = erase_customer(customer)
+        click.echo("erased: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+
     @app.cli.command("verify-audit")
     def verify_audit_cmd():
         """Check the audit log's hash chain; report the first row edited or removed."""
