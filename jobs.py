@@ -15,6 +15,8 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
     from admin.retention import anonymise_old_responses
     from callbacks.services import escalate_overdue, reopen_waiting
     from channels.services import deliver_due
+    from complaints.feedback import complete_sent_results, run_rechecks
+    from integrations.webhooks import deliver_webhooks
     from reports.actions import notify_overdue
     from reports.scheduled import generate_due_reports
     from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
@@ -23,6 +25,9 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
         "send_invitations": drain_due_invitations,
         "send_reminders": send_reminders,
         "deliver_messages": deliver_due,
+        "complaint_results": complete_sent_results,  # after delivery: results sent complete feedback
+        "complaint_rechecks": run_rechecks,
+        "deliver_webhooks": deliver_webhooks,
         "expire_invitations": expire_invitations,
         "reopen_callbacks": reopen_waiting,
         "escalate_overdue": lambda now: len(escalate_overdue(now)),
@@ -45,3 +50,18 @@ def run_once() -> dict[str, int]:
 def run_forever(app: Flask) -> None:
     from core.scheduler import run_scheduler
     run_scheduler(app, list(job_table()), entry="jobs:run_job", cron=CRON_JOBS)
+
+
+def worker_jobs(batch: int) -> dict[str, Callable[[datetime], int]]:
+    """What a delivery worker does each round: render due invitations into messages, deliver
+    due provider messages; both claim their rows, so any number of workers share the work."""
+    from channels.services import deliver_due
+    from surveys.dispatch import send_due_invitations
+
+    return {"send_invitations": lambda now: send_due_invitations(now, limit=batch),
+            "deliver_messages": lambda now: deliver_due(now, limit=batch)}
+
+
+def run_worker(app: Flask, batch: int, idle_seconds: float) -> None:
+    from core.worker import run_worker as run
+    run(app, worker_jobs(batch), idle_seconds)

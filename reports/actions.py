@@ -19,6 +19,7 @@ from core.db import db, utcnow
 from core.i18n import in_locale
 from core.timeutil import from_local, to_local
 from reports.models import ImprovementAction
+from reports.periods import period_of
 from reports.stats import two_proportion_p
 from surveys.models import DIMENSIONS, Response
 
@@ -65,12 +66,7 @@ def parse_period(label: str) -> tuple[str, date, date]:
 
 
 def period_label(kind: str, day: date) -> str:
-    if kind == "week":
-        year, week, _weekday = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    if kind == "quarter":
-        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-    return f"{day.year}-{day.month:02d}"
+    return period_of(day, kind)
 
 
 def after_period(action: ImprovementAction) -> tuple[str, date, date] | None:

@@ -19,6 +19,7 @@ from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
 from reports.actions import follow_up_plan
 from reports.models import invitation_rollups, response_rollups
+from reports.periods import period_of
 from reports.rollups import sums
 from reports.scorecards import scorecards
 from reports.stats import pct, pearson, two_proportion_p, wilson
@@ -129,15 +130,6 @@ def quadrant(dim: dict, dims: dict[str, dict]) -> str | None:
 
 
 # ---- periods ---------------------------------------------------------------------------------
-
-def period_of(day: date, period: str) -> str:
-    if period == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    if period == "quarter":
-        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-    return f"{day.year}-{day.month:02d}"
-
 
 def periods_between(start: date, end: date, period: str) -> list[str]:
     labels, day = [], start

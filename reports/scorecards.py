@@ -87,3 +87,27 @@ def scorecards(scope, by: str = "agent") -> list[dict[str, Any]]:
             "low_sample": s.get("n", 0) < LOW_SAMPLE})
     cards.sort(key=lambda card: (card["csat"]["ci_low"] is None, -(card["csat"]["ci_low"] or 0)))
     return cards
+
+
+def staff_scorecard(scope, user_id: int) -> dict[str, Any]:
+    """A callback agent's own card: the tasks they owned that were created in the period,
+    closed, on time, resolved (with its interval) and hours from handling to their first call."""
+    start, end = scope.utc_bounds()
+    first_attempt = (select(Attempt.task_id, func.min(Attempt.at).label("first_at"))
+                     .where(Attempt.staff_id == user_id).group_by(Attempt.task_id).subquery())
+    rows = db.session.execute(
+        select(CallbackTask.state, CallbackTask.met_at, CallbackTask.due_at, CallbackTask.resolved,
+               func.coalesce(Ticket.handled_at, CallbackTask.created_at), first_attempt.c.first_at)
+        .outerjoin(Ticket, CallbackTask.ticket_id == Ticket.id)
+        .outerjoin(first_attempt, first_attempt.c.task_id == CallbackTask.id)
+        .where(CallbackTask.owner_id == user_id, CallbackTask.created_at >= start,
+               CallbackTask.created_at < end)).all()
+    hours = [(first - since).total_seconds() / 3600 for *_rest, since, first in rows if first is not None]
+    on_time = sum(1 for _state, met, due, *_rest in rows if met is not None and met <= due)
+    answered = [resolved for _s, _m, _d, resolved, *_rest in rows if resolved is not None]
+    return {"tasks": len(rows), "closed": sum(1 for state, *_rest in rows if state == "done"),
+            "callbacks": {"total": len(rows), "on_time": on_time, "sla": pct(on_time, len(rows))},
+            "resolution_rate": interval(sum(answered), len(answered)),
+            "first_contact_hours": {"median": round(median(hours), 1) if hours else None,
+                                    "p90": round(percentile(hours, 0.9), 1) if hours else None},
+            "low_sample": len(rows) < LOW_SAMPLE}

@@ -81,4 +81,11 @@ ZH = {
     "monthly": "月度", "quarterly": "季度", "annual": "年度",
     "[Huifang] %(kind)s customer satisfaction report %(start)s – %(end)s": "[回访] %(kind)s客户满意度报告 %(start)s 至 %(end)s",
     "Attached: the %(kind)s customer satisfaction report, %(start)s – %(end)s.": "附件为%(kind)s客户满意度报告(%(start)s 至 %(end)s)。",
+    "Scorecards": "评分卡",
+    "%(start)s – %(end)s. Percentages with their 95%% confidence interval; fewer than 30 answers is a low sample.":
+        "%(start)s 至 %(end)s。百分比附 95%% 置信区间;少于 30 份为样本少。",
+    "My callbacks": "我的回访",
+    "Tasks I owned": "我负责的任务",
+    "Closed": "已关闭",
+    "Suggestions": "改进建议",
 }

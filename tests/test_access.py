@@ -6,11 +6,15 @@ import pytest
 
 from tests.conftest import csrf_token, login
 
-PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login",
+PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login", "auth.second_factor", "auth.enrol",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
-          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket"}
+          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket",
+          # API-key routes (scopes: tests/test_results_api.py)
+          "results.list_responses", "results.report", "results.list_tasks", "results.complaint",
+          "recheck.recheck", "complaint_hooks.recording_notice", "complaint_hooks.recording_status",
+          "api.create_tickets"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
-    "auth.logout": {"agent", "manager"},
+    "auth.logout": {"agent", "manager"}, "auth.change_password": {"agent", "manager"},
     "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},
     "callbacks.release_task": {"agent"}, "callbacks.call_customer": {"agent"}, "callbacks.add_attempt": {"agent"}, "callbacks.close_task": {"agent"},
     "callbacks.supervisor": {"manager"},
@@ -20,12 +24,22 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "reports.dashboard": {"manager"}, "reports.export_figures": {"manager"},
     "reports.export_responses": {"manager"}, "reports.archive": {"manager"}, "reports.generate": {"manager"},
     "reports.download": {"manager"},
-    "actions.action_list": {"agent", "manager"}, "actions.action_detail": {"agent", "manager"},
-    "actions.new_action": {"manager"},
+    "analytics.action_list": {"agent", "manager"}, "analytics.action_detail": {"agent", "manager"},
+    "analytics.new_action": {"manager"}, "analytics.scorecards_page": {"agent", "manager"},
+    "complaints.ledger_page": {"agent", "manager"}, "complaints.export": {"agent", "manager"},
+    "complaints.case_page": {"agent", "manager"}, "complaints.complete": {"agent", "manager"},
+    "complaints.edit_content": {"agent", "manager"}, "complaints.extend": {"agent", "manager"},
+    "complaints.result": {"agent", "manager"}, "complaints.upload": {"agent", "manager"},
+    "complaints.download": {"agent", "manager"},
+    "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
+    "admin.privacy": set(), "admin.privacy_export": set(), "admin.privacy_erase": set(),
+    "admin.reset_second_factor": set(),
+    "integrations.endpoints": set(), "integrations.endpoint": set(), "integrations.toggle": set(),
+    "integrations.redeliver_one": set(),
 }
-ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
+ARGS = {"customer_id": 1, "endpoint_id": 1, "delivery_id": 1, "case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
 
 
 def staff_routes(app):

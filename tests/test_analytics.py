@@ -307,3 +307,38 @@ def test_dashboard_shows_scorecards_and_links_suggestions_to_actions(ctx, client
     page = client.get("/dashboard?date_from=2026-06-01&date_to=2026-06-30").get_data(as_text=True)
     assert "坐席评分卡" in page and "A-7" in page and "后续计划" in page
     assert "/actions/new?text=" in page and "metric=dimension" in page
+
+
+def test_agents_see_their_own_scorecard_and_managers_see_everyones(ctx, client):
+    from callbacks.services import claim, close, record_attempt
+    from tests.conftest import make_ticket
+
+    add_responses([{"overall": 5, "agent": "A-9"} for _ in range(3)], at=datetime.utcnow() - timedelta(days=1))
+    agent = login(client, "agent")
+    task = make_ticket(external_id="T-SC", kind="business").tasks[0]
+    claim(task.id, agent.id)
+    db.session.refresh(task)
+    record_attempt(task, agent.id, "reached", notes="已解决")
+    close(task, agent.id, resolution_category="resolved", resolved=True)
+    db.session.commit()
+    page = client.get("/scorecards").get_data(as_text=True)
+    assert "我的回访" in page and "A-9" not in page  # an agent sees only their own card
+    assert "100.0%" in page  # one task, on time
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/scorecards")})
+    login(client, "manager")
+    page = client.get("/scorecards").get_data(as_text=True)
+    assert "坐席评分卡" in page and "A-9" in page
+
+
+def test_an_archived_reports_suggestions_can_become_actions(ctx, client):
+    from reports.scheduled import generate_report
+
+    add_responses([{"overall": 5 if i % 3 else 2, "attitude": 1 + i % 5, "efficiency": 1 + (i * 2) % 5,
+                    "stability": 3, "after_sales": 1 + (i * 3) % 5} for i in range(40)])
+    report = generate_report("monthly", date(2026, 6, 1), date(2026, 6, 30), "week")
+    db.session.commit()
+    login(client, "manager")
+    assert f"/reports/{report.id}/suggestions" in client.get("/reports").get_data(as_text=True)
+    page = client.get(f"/reports/{report.id}/suggestions").get_data(as_text=True)
+    assert "/actions/new?text=" in page and "转为改进行动" in page
+    assert client.get("/reports/999999/suggestions").status_code == 404

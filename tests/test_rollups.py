@@ -13,7 +13,6 @@ from channels.services import apply_status
 from core.db import db
 from reports.figures import compute_report
 from reports.models import invitation_rollups, response_rollups
-from reports.rollups import rebuild
 from reports.stats import pct
 from surveys.dispatch import send_due_invitations
 from surveys.models import Invitation, Response
@@ -140,8 +139,9 @@ def test_rollups_equal_a_raw_scan_on_random_data(app, ctx, tmp_path, seed):
     rng = random.Random(seed)
     invite_and_answer(rng, 40)
     path = import_csv(app, tmp_path, rng, 60)
-    result = app.test_cli_runner().invoke(args=["import-responses", path])  # the same file again
-    assert "imported 60 responses" in result.output
+    result = app.test_cli_runner().invoke(args=["import-responses", path])  # the same file again: refused
+    assert "imported 0 responses" in result.output, result.output
+    import_csv(app, tmp_path, rng, 30)  # and a second batch on the same days
     maintained = stored(response_rollups), stored(invitation_rollups)
     assert maintained[0] and maintained[1]
     result = app.test_cli_runner().invoke(args=["rebuild-rollups"])

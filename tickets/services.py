@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from callbacks.deadlines import callbacks_for_ticket, deadline
 from callbacks.models import CallbackTask
 from callbacks.services import create_task
+from complaints.services import open_case
 from core.db import db, utcnow
 from core.settings import get_rules
 from core.text import has_control, normalise_phone
@@ -80,7 +81,7 @@ def validate_ticket(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
     handled = body.get("handled_at")
     try:
         clean["handled_at"] = parse_iso(handled) if isinstance(handled, str) else None
-    except ValueError:
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-08:00 overflows in UTC
         clean["handled_at"] = None
     if clean["handled_at"] is None or clean["handled_at"].year < 2000:
         errors["handled_at"] = "must be an ISO 8601 date-time after 2000, e.g. 2026-11-25T09:30:00+08:00"
@@ -146,6 +147,8 @@ def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None) ->
         for kind in callbacks_for_ticket(ticket.kind, rules):
             due = deadline(kind, ticket.handled_at, rules, customer.timezone)
             result.tasks.append(create_task(kind, customer.id, due, ticket_id=ticket.id))
+        if ticket.kind == "complaint":  # one file per complaint; its tasks are the work items
+            open_case(ticket, result.tasks, rules)
         db.session.commit()
     except IntegrityError:
         # The same ticket arrived twice at once: the other request stored it.

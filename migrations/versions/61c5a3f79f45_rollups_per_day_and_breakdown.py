@@ -2,7 +2,7 @@
 already stored (reports.rollups.rebuild, the code of this revision).
 
 Revision ID: 61c5a3f79f45
-Revises: 961cbf64c0e0
+Revises: b3e9f0a1c2d4
 Create Date: 2026-11-27 03:15:56.110604
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '61c5a3f79f45'
-down_revision = '961cbf64c0e0'
+down_revision = 'b3e9f0a1c2d4'
 branch_labels = None
 depends_on = None
 

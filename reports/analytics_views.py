@@ -27,7 +27,7 @@ from reports.actions import (
 from reports.labels import METRIC_LABELS, STATE_LABELS
 from reports.models import ImprovementAction
 
-bp = Blueprint("actions", __name__)
+bp = Blueprint("analytics", __name__)
 
 
 def _previous_month(today: date) -> str:
@@ -90,7 +90,7 @@ def new_action():
         audit("action_create", f"action:{action.id}", metric=action.metric, owner=action.owner_id)
         db.session.commit()
         flash(_("Action created."))
-        return redirect(url_for("actions.action_detail", action_id=action.id))
+        return redirect(url_for("analytics.action_detail", action_id=action.id))
     return render_template("reports/action_form.html", form=form), 400 if form.errors else 200
 
 
@@ -115,6 +115,38 @@ def action_detail(action_id: int):
         audit("action_state", f"action:{action.id}", state=action.state)
         db.session.commit()
         flash(_("Saved."))
-        return redirect(url_for("actions.action_detail", action_id=action.id))
+        return redirect(url_for("analytics.action_detail", action_id=action.id))
     return render_template("reports/action.html", action=action, form=form, effect=effect(action),
                            metric_labels=METRIC_LABELS, state_labels=STATE_LABELS), 400 if form.errors else 200
+
+
+@bp.route("/scorecards")
+@login_required
+def scorecards_page():
+    """Managers see every agent's and team's card; a callback agent sees their own."""
+    from reports.figures import Scope
+    from reports.scorecards import scorecards, staff_scorecard
+
+    today = utcnow().date()
+    start = (today.replace(day=1) - timedelta(days=62)).replace(day=1)  # this month and the two before
+    scope = Scope(start, today)
+    manager = current_user.has_role("manager")
+    return render_template(
+        "reports/scorecards.html", start=start, end=today, manager=manager,
+        agents=scorecards(scope, "agent") if manager else None,
+        teams=scorecards(scope, "region") if manager else None,
+        mine=staff_scorecard(scope, current_user.id))
+
+
+@bp.route("/reports/<int:report_id>/suggestions")
+@role_required("manager")
+def report_suggestions(report_id: int):
+    """The suggestions of an archived report, each ready to become an action."""
+    import json
+
+    from reports.models import GeneratedReport
+    report = db.session.get(GeneratedReport, report_id) if 0 < report_id < 2**31 else None
+    if report is None:
+        abort(404)
+    figures = {"suggestions": json.loads(report.figures_json).get("suggestions", [])}
+    return render_template("reports/report_suggestions.html", report=report, r=figures)

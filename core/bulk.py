@@ -1,0 +1,116 @@
+"""Bulk writes for imports and batch intake: COPY on PostgreSQL (psycopg 3), one executemany on
+SQLite. Rows carry their ids, reserved up front, so dependent rows (answers of a response,
+invitations of a ticket) are written in the same chunk without a round trip per row."""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from core.db import db, is_postgres
+
+
+def reserve_ids(table: Table, count: int) -> list[int]:
+    """`count` fresh primary keys for `table`, valid until the transaction ends."""
+    if count <= 0:
+        return []
+    if is_postgres():
+        return list(db.session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table.name, "n": count}))
+    # SQLite: every write transaction begins IMMEDIATE (core.db), so no other writer can take
+    # an id above the current maximum before this transaction commits.
+    start = db.session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
+    return list(range(start + 1, start + count + 1))
+
+
+def _defaults(table: Table) -> dict[str, Any]:
+    """The Python-side defaults of the columns (`default=utcnow` is evaluated once a call)."""
+    out = {}
+    for column in table.columns:
+        default = column.default
+        if default is None or not (default.is_scalar or default.is_callable):
+            continue
+        out[column.name] = default.arg(None) if default.is_callable else default.arg
+    return out
+
+
+def _encoders(table: Table, columns: Sequence[str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, function) for the values that need converting before the driver sees them."""
+    if is_postgres():  # psycopg adapts Python values itself; JSON goes in as its text
+        found = [json.dumps if isinstance(table.c[c].type, JSON) else None for c in columns]
+    else:
+        dialect = db.engine.dialect
+        found = [_sqlite_datetime if isinstance(table.c[c].type, DateTime)
+                 else table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    return [(i, f) for i, f in enumerate(found) if f is not None]
+
+
+@functools.lru_cache(maxsize=4096)  # a response's answers share its moment
+def _sqlite_datetime(value: datetime) -> str:
+    """SQLAlchemy's SQLite storage format (always with microseconds, so text compares right)."""
+    return value.isoformat(" ", "microseconds")
+
+
+def insert_rows(table: Table, rows: Iterable[dict[str, Any]]) -> int:
+    """Writes the rows (dicts by column name; missing columns take their defaults) in the
+    current transaction; returns how many."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    defaults = _defaults(table)
+    columns = list(dict.fromkeys([*rows[0], *(c for c in defaults if c not in rows[0])]))
+    pairs = [(c, defaults.get(c)) for c in columns]
+    return insert_tuples(table, columns, ([row.get(c, d) for c, d in pairs] for row in rows))
+
+
+def insert_tuples(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Writes rows given as values in `columns` order (every column without a database default
+    must be among them) in the current transaction; returns how many."""
+    encoders = _encoders(table, columns)
+
+    def values(row: Sequence[Any]) -> Sequence[Any]:
+        if not encoders:
+            return row
+        row = list(row)
+        for i, encode in encoders:
+            if row[i] is not None:
+                row[i] = encode(row[i])
+        return row
+
+    raw = db.session.connection().connection.driver_connection
+    names, count = ", ".join(columns), 0
+    if is_postgres():
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(values(row))
+                count += 1
+        return count
+    marks = ", ".join("?" * len(columns))
+    cursor = raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", map(values, rows))
+    return cursor.rowcount
+
+
+def in_values(column: ColumnElement, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (values)` as one bound parameter (a PostgreSQL array, a SQLite JSON array):
+    thousands of values cost one parameter, not thousands to render and bind."""
+    values = list(values)
+    if is_postgres():
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
