@@ -71,7 +71,7 @@ def invite_and_answer(rng: random.Random, count: int) -> None:
             complete_response(response, completed_at=completed, open_followup=False)
 
 
-def import_csv(app, tmp_path, rng: random.Random, count: int) -> str:
+def import_csv(app, tmp_path, rng: random.Random, count: int, respondent: str = "R") -> str:
     lines = []
     for i in range(count):
         answered = START + timedelta(minutes=rng.randrange(60 * 24 * 30))
@@ -80,7 +80,7 @@ def import_csv(app, tmp_path, rng: random.Random, count: int) -> str:
         a = random_answers(rng)
         cells = [a.get(k, "") for k in ("overall", "attitude", "efficiency", "stability", "after_sales", "nps",
                                         "resolved")]
-        lines.append(",".join(map(str, [f"R{i}", rng.choice(["web", "sms", "voice", "interview"]),
+        lines.append(",".join(map(str, [f"{respondent}{i}", rng.choice(["web", "sms", "voice", "interview"]),
                                         answered.isoformat() + "Z", rng.choice(KINDS), rng.choice(REGIONS),
                                         rng.choice(AGENTS), *cells, "", a.get("comment", "")])))
     path = tmp_path / f"responses-{rng.random()}.csv"
@@ -141,7 +141,7 @@ def test_rollups_equal_a_raw_scan_on_random_data(app, ctx, tmp_path, seed):
     path = import_csv(app, tmp_path, rng, 60)
     result = app.test_cli_runner().invoke(args=["import-responses", path])  # the same file again: refused
     assert "imported 0 responses" in result.output, result.output
-    import_csv(app, tmp_path, rng, 30)  # and a second batch on the same days
+    import_csv(app, tmp_path, rng, 30, respondent="S")  # and a second batch on the same days
     maintained = stored(response_rollups), stored(invitation_rollups)
     assert maintained[0] and maintained[1]
     result = app.test_cli_runner().invoke(args=["rebuild-rollups"])
