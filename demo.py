@@ -148,9 +148,9 @@ def _work_old_tasks(rng: random.Random, agent: User, now) -> None:
                     claim(task.id, agent.id, attempt_at)
                 record_attempt(task, agent.id, "no_answer", now=attempt_at, rules=rules)
             continue
-        record_attempt(task, agent.id, "reached", "客户已接听 / reached", now=when, rules=rules)
+        record_attempt(task, agent.id, "reached", "客户已接听", now=when, rules=rules)
         close(task, agent.id, rng.choice(["resolved", "explained", "compensated", "resolved"]),
-              rng.random() < 0.8, "演示数据 demo", now=when + timedelta(hours=1))
+              rng.random() < 0.8, "演示数据", now=when + timedelta(hours=1))
 
 
 def bulk_due_invitations(count: int, channel: str = "sms", prefix: str = "BULK") -> list[int]:

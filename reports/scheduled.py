@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.db import db
+from core.i18n import STAFF_LOCALE, in_locale
+from core.labels import label
 from core.settings import get_rule
 from core.timeutil import to_local
 from reports.figures import compute_report
@@ -41,14 +44,14 @@ def generate_report(kind: str, date_from: date, date_to: date, period: str, loca
 def _mail_to_managers(report: GeneratedReport) -> None:
     from channels.services import queue_message
 
-    label = {"monthly": "月度", "quarterly": "季度"}.get(report.kind, "")
+    with in_locale(STAFF_LOCALE):
+        kind = label("report_kind", report.kind)
+        subject = _("[Huifang] %(kind)s satisfaction report %(start)s – %(end)s",
+                    kind=kind, start=report.date_from, end=report.date_to)
+        body = _("Attached: the %(kind)s customer satisfaction report, %(start)s – %(end)s.",
+                 kind=kind, start=report.date_from, end=report.date_to)
     for address in get_rule("manager_emails"):
-        queue_message("email", address, "report",
-                      f"附件为{label}客户满意度报告({report.date_from} 至 {report.date_to})。\n"
-                      f"Attached: the {report.kind} customer satisfaction report, {report.date_from} – {report.date_to}.",
-                      subject=f"[Huifang] {label}满意度报告 / {report.kind.title()} satisfaction report "
-                              f"{report.date_from} – {report.date_to}",
-                      report_id=report.id)
+        queue_message("email", address, "report", body, subject=subject, report_id=report.id)
 
 
 def generate_due_reports(now: datetime) -> int:
