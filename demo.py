@@ -71,6 +71,23 @@ def _demo_users() -> dict[str, User]:
     return users
 
 
+def _improvement_actions(users: dict[str, User], now) -> None:
+    """Two suggestions turned into actions: one done three months ago (its effect is measured
+    in the report) and one open and overdue (its owner gets an e-mail)."""
+    from reports.actions import create_action, period_label, set_state
+
+    three_months_ago = (now.replace(day=1) - timedelta(days=70)).date()
+    done = create_action("缩短业务办理时长:减少转接,首问负责 Shorten handling: fewer hand-offs",
+                         users["manager"].id, three_months_ago + timedelta(days=20), "dimension:efficiency",
+                         period_label("month", three_months_ago), users["manager"].id,
+                         "关键驱动因素:办理效率 Key driver: handling efficiency")
+    set_state(done, "done", "流程已简化 Process simplified", now=now - timedelta(days=75))
+    create_action("宽带故障 24 小时内上门 Broadband repairs within 24 h", users["agent"].id,
+                  (now - timedelta(days=3)).date(), "dimension:after_sales",
+                  period_label("month", (now.replace(day=1) - timedelta(days=1)).date()), users["manager"].id)
+    db.session.commit()
+
+
 def seed(customers: int = 400, months: int = 6, seed_value: int = 7) -> list[str]:
     rng = random.Random(seed_value)
     ensure_default_questionnaires()
@@ -96,6 +113,7 @@ def seed(customers: int = 400, months: int = 6, seed_value: int = 7) -> list[str
             tickets += 1
     sent = _send_and_answer(rng, start, now)
     _work_old_tasks(rng, users["agent"], now)
+    _improvement_actions(users, now)
     expire_invitations(now)
     pending = db.session.scalars(select(Invitation).where(Invitation.state.in_(("sent", "started")))
                                  .order_by(Invitation.sent_at.desc()).limit(5)).all()

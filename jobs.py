@@ -8,13 +8,14 @@ from datetime import datetime
 from flask import Flask
 
 # Jobs that run on a cron (every ten minutes) rather than on every tick.
-CRON_JOBS = ("scheduled_reports", "retention")
+CRON_JOBS = ("scheduled_reports", "retention", "overdue_actions")
 
 
 def job_table() -> dict[str, Callable[[datetime], int]]:
     from admin.retention import anonymise_old_responses
     from callbacks.services import escalate_overdue, reopen_waiting
     from channels.services import deliver_due
+    from reports.actions import notify_overdue
     from reports.scheduled import generate_due_reports
     from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
 
@@ -27,6 +28,7 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
         "escalate_overdue": lambda now: len(escalate_overdue(now)),
         "scheduled_reports": generate_due_reports,
         "retention": anonymise_old_responses,
+        "overdue_actions": notify_overdue,
     }
 
 

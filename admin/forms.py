@@ -52,7 +52,10 @@ class RulesForm(FlaskForm):
     retry_gap_hours = FloatField(_l("Hours between attempts"), validators=[NumberRange(0, 72)])
     escalation_interval_hours = FloatField(_l("Escalate again after (hours)"), validators=[NumberRange(1, 720)])
     supervisor_emails = TextAreaField(_l("Supervisors notified of escalations (e-mails)"))
-    manager_emails = TextAreaField(_l("Managers who receive scheduled reports (e-mails)"))
+    manager_emails = TextAreaField(_l("Managers who receive every scheduled report (one e-mail per line; add \"en\" after the address for English)"))
+    report_recipients_monthly = TextAreaField(_l("Also receive the monthly report"))
+    report_recipients_quarterly = TextAreaField(_l("Also receive the quarterly report"))
+    report_recipients_annual = TextAreaField(_l("Also receive the annual report"))
     retention_months = IntegerField(_l("Anonymise responses older than (months, 0 = never)"), validators=[NumberRange(0, 120)])
 
     def validate_quiet_hours_end(self, field):
@@ -75,10 +78,22 @@ class RulesForm(FlaskForm):
             if "@" not in line or " " in line:
                 raise ValidationError(_l("%(value)s is not an e-mail address", value=line))
 
-    validate_supervisor_emails = _validate_emails
-    validate_manager_emails = _validate_emails
+    def _validate_recipients(self, field):
+        """Report recipients: an address, optionally followed by its language (zh-CN or en)."""
+        for line in _lines(field.data):
+            parts = line.split()
+            if "@" not in parts[0] or len(parts) > 2 or (len(parts) == 2 and parts[1] not in ("zh-CN", "en")):
+                raise ValidationError(_l("%(value)s is not an e-mail address, optionally followed by zh-CN or en",
+                                         value=line))
 
-    LIST_FIELDS = ("channel_order", "holidays", "supervisor_emails", "manager_emails")
+    validate_supervisor_emails = _validate_emails
+    validate_manager_emails = _validate_recipients
+    validate_report_recipients_monthly = _validate_recipients
+    validate_report_recipients_quarterly = _validate_recipients
+    validate_report_recipients_annual = _validate_recipients
+
+    LIST_FIELDS = ("channel_order", "holidays", "supervisor_emails", "manager_emails", "report_recipients_monthly",
+                   "report_recipients_quarterly", "report_recipients_annual")
 
     def to_rules(self) -> dict:
         rules = {}

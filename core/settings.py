@@ -32,7 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "retry_gap_hours": 2.0,
     "escalation_interval_hours": 24.0,
     "supervisor_emails": [],
-    "manager_emails": [],
+    "manager_emails": [],     # every scheduled report, zh-CN unless a line says "address en"
+    "report_recipients_monthly": [],
+    "report_recipients_quarterly": [],
+    "report_recipients_annual": [],
     "retention_months": 0,    # 0 keeps personal data in responses forever
 }
 

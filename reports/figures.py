@@ -17,9 +17,13 @@ from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
 from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
+from reports.actions import follow_up_plan
+from reports.periods import period_of
+from reports.scorecards import scorecards
 from reports.stats import pct, pearson, two_proportion_p, wilson
 from reports.suggestions import suggestions
 from reports.themes import THEMES
+from reports.weights import relative_weights
 from surveys.models import DIMENSIONS, Answer, Invitation, Response
 from tickets.models import Ticket
 
@@ -105,6 +109,19 @@ def daily_sums(scope: Scope) -> dict[date, dict]:
     return out
 
 
+def complete_case_sums(scope: Scope) -> dict:
+    """The sums Johnson's relative weights need, over responses that answered all four
+    dimensions and `overall` (reports.weights.sum_keys names them)."""
+    from reports.weights import VARIABLES
+    r = Response
+    columns = [func.count().label("cc_n")] + [func.sum(getattr(r, a)).label(f"cc_{a}") for a in VARIABLES]
+    columns += [func.sum(getattr(r, a) * getattr(r, b)).label(f"cc_{a}__{b}")
+                for i, a in enumerate(VARIABLES) for b in VARIABLES[i:]]
+    complete = [getattr(r, a).is_not(None) for a in VARIABLES]
+    row = db.session.execute(select(*columns).where(*scope.where(), *complete)).mappings().one()
+    return {key: value or 0 for key, value in row.items()}
+
+
 # ---- figures from sums -----------------------------------------------------------------------
 
 def headline(s: dict) -> dict[str, Any]:
@@ -157,15 +174,6 @@ def quadrant(dim: dict, dims: dict[str, dict]) -> str | None:
 
 
 # ---- periods ---------------------------------------------------------------------------------
-
-def period_of(day: date, period: str) -> str:
-    if period == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    if period == "quarter":
-        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-    return f"{day.year}-{day.month:02d}"
-
 
 def periods_between(start: date, end: date, period: str) -> list[str]:
     labels, day = [], start
@@ -275,6 +283,22 @@ def comment_themes(scope: Scope, quotes: int = 2) -> dict:
     return {"comments": counts["comments"] or 0, "themes": themes}
 
 
+def discovered_themes(scope: Scope, period: str) -> list[dict]:
+    """Themes discovered in the scope's most recent comments (reports.textmining)."""
+    from reports.textmining import SAMPLE, Comment, discover
+    from tickets.models import Customer
+
+    rows = db.session.execute(
+        select(Answer.value_text, Response.completed_at, Customer.name)
+        .join(Response, Answer.response_id == Response.id)
+        .outerjoin(Customer, Response.customer_id == Customer.id)
+        .where(Answer.question_key == "comment", Answer.value_text.is_not(None), *scope.where())
+        .order_by(Response.completed_at.desc()).limit(SAMPLE))
+    comments = [Comment(text, at, (name,) if name else ()) for text, at, name in rows]
+    shift = timedelta(hours=scope.offset_hours)
+    return discover(comments, lambda at: period_of((at + shift).date(), period))
+
+
 # ---- the report ------------------------------------------------------------------------------
 
 def concurrently(scans: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -301,7 +325,10 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
-    scans = {"days": lambda: daily_sums(scope), "themes": lambda: comment_themes(scope)}
+    scans = {"days": lambda: daily_sums(scope), "themes": lambda: comment_themes(scope),
+             "complete_cases": lambda: complete_case_sums(scope),
+             "discovered": lambda: discovered_themes(scope, period),
+             "scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
     if with_breakdowns:
         scans["breakdowns"] = lambda: breakdowns(scope)
     results = concurrently(scans)
@@ -311,6 +338,9 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         _add(total, values)
     head = headline(total)
     dims = dimensions(total)
+    weights = relative_weights(results["complete_cases"])
+    for key, dim in dims.items():
+        dim["relative_weight"] = weights[0][key] if weights else None
     report = {
         "period": {"from": date_from.isoformat(), "to": date_to.isoformat(), "grouping": period,
                    "timezone": scope.tz},
@@ -327,7 +357,12 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "complaint_categories": complaint_categories(scope),
         "comment_themes": results["themes"],
         "breakdowns": results.get("breakdowns", {}),
+        "r_squared": weights[1] if weights else None,
+        "themes": results["discovered"],
+        "scorecards": results["scorecards"]["agent"],
+        "team_scorecards": results["scorecards"]["region"],
         "sample": {"csat_n": head["csat"]["n"], "nps_n": total.get("nps_n", 0), "si_n": total.get("si_n", 0)},
     }
     report["suggestions"] = suggestions(report, locale)
+    report["actions"] = follow_up_plan()
     return report

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from core.i18n import in_locale
 from core.labels import label
 from reports.charts import bar_chart, data_uri, driver_chart, trend_chart
+from reports.labels import METRIC_LABELS, STATE_LABELS
 from reports.suggestions import DIMENSION_NAMES, TASK_NAMES, THEME_NAMES
 
 QUADRANTS = {"key_strength": _l("key strength"), "key_weakness": _l("key weakness"),
@@ -45,4 +46,6 @@ def present(report: dict[str, Any], locale: str) -> dict[str, Any]:
                 "task_names": {k: str(v) for k, v in TASK_NAMES.items()},
                 "theme_names": {k: str(v) for k, v in THEME_NAMES.items()},
                 "breakdown_names": {k: str(v) for k, v in BREAKDOWN_NAMES.items()},
-                "breakdown_heads": {k: str(v) for k, v in BREAKDOWN_HEADS.items()}}
+                "breakdown_heads": {k: str(v) for k, v in BREAKDOWN_HEADS.items()},
+                "metric_labels": {k: str(v) for k, v in METRIC_LABELS.items()},
+                "state_labels": {k: str(v) for k, v in STATE_LABELS.items()}}

@@ -35,7 +35,8 @@ def _driver_suggestions(report: dict) -> list[dict]:
         out.append({"text": _("Improve %(dimension)s: %(action)s.", dimension=DIMENSION_NAMES[key],
                               action=DRIVER_ACTIONS[key]),
                     "reason": _("Key driver %(key)s: priority %(priority)s = importance %(importance)s × (100 − performance %(index)s).",
-                                key=DIMENSION_NAMES[key], priority=d["priority"], importance=d["importance"], index=d["index"])})
+                                key=DIMENSION_NAMES[key], priority=d["priority"], importance=d["importance"], index=d["index"]),
+                    "metric": f"dimension:{key}"})
     return out
 
 
@@ -47,7 +48,8 @@ def _trend_suggestions(report: dict) -> list[dict]:
                 and current["csat"] < previous["csat"]:
             out.append({"text": _("Find out what changed in %(period)s: CSAT fell from %(before)s%% to %(after)s%%.",
                                   period=current["period"], before=previous["csat"], after=current["csat"]),
-                        "reason": _("Trend: two-proportion z-test on CSAT, p = %(p)s < 0.05.", p=current["p_value"])})
+                        "reason": _("Trend: two-proportion z-test on CSAT, p = %(p)s < 0.05.", p=current["p_value"]),
+                        "metric": "csat"})
     return out
 
 
@@ -58,7 +60,8 @@ def _sla_suggestions(report: dict) -> list[dict]:
             out.append({"text": _("Meet the deadline of %(task)s: add staff at peak times and act on the escalations.",
                                   task=TASK_NAMES.get(kind, kind)),
                         "reason": _("Callback SLA %(kind)s: %(on_time)s of %(total)s on time (%(sla)s%%, target %(target)s%%).",
-                                    kind=TASK_NAMES.get(kind, kind), on_time=s["on_time"], total=s["total"], sla=s["sla"], target=SLA_TARGET)})
+                                    kind=TASK_NAMES.get(kind, kind), on_time=s["on_time"], total=s["total"], sla=s["sla"], target=SLA_TARGET),
+                        "metric": f"sla:{kind}"})
     return out
 
 
@@ -70,7 +73,8 @@ def _complaint_suggestions(report: dict) -> list[dict]:
     total = sum(c["count"] for c in categories)
     return [{"text": _("Tackle the most frequent complaint, “%(category)s”, at its root cause.", category=top["category"]),
              "reason": _("Complaint categories: %(category)s is %(count)s of %(total)s complaints.",
-                         category=top["category"], count=top["count"], total=total)}]
+                         category=top["category"], count=top["count"], total=total),
+             "metric": "resolution_rate"}]
 
 
 def _theme_suggestions(report: dict) -> list[dict]:
@@ -81,11 +85,13 @@ def _theme_suggestions(report: dict) -> list[dict]:
     return [{"text": _("Read what customers write about %(theme)s: it is the most frequent comment theme.",
                        theme=THEME_NAMES.get(top["theme"], top["theme"])),
              "reason": _("Comment themes: %(theme)s in %(count)s of %(comments)s comments.",
-                         theme=THEME_NAMES.get(top["theme"], top["theme"]), count=top["count"], comments=report["comment_themes"]["comments"])}]
+                         theme=THEME_NAMES.get(top["theme"], top["theme"]), count=top["count"], comments=report["comment_themes"]["comments"]),
+             "metric": "satisfaction_index"}]
 
 
 def suggestions(report: dict[str, Any], locale: str) -> list[dict[str, str]]:
     with in_locale(locale):
         found = (_driver_suggestions(report) + _trend_suggestions(report) + _sla_suggestions(report)
                  + _complaint_suggestions(report) + _theme_suggestions(report))
-        return [{"text": str(s["text"]), "reason": str(s["reason"])} for s in found]
+        # `metric` names the figure a manager would aim an improvement action at.
+        return [{"text": str(s["text"]), "reason": str(s["reason"]), "metric": s["metric"]} for s in found]

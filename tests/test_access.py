@@ -20,10 +20,13 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "reports.dashboard": {"manager"}, "reports.export_figures": {"manager"},
     "reports.export_responses": {"manager"}, "reports.archive": {"manager"}, "reports.generate": {"manager"},
     "reports.download": {"manager"},
+    "analytics.action_list": {"agent", "manager"}, "analytics.action_detail": {"agent", "manager"},
+    "analytics.new_action": {"manager"}, "analytics.scorecards_page": {"agent", "manager"},
+    "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
 }
-ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "fmt": "csv", "code": "en"}
+ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
 
 
 def staff_routes(app):

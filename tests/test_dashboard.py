@@ -67,13 +67,13 @@ def test_report_periods():
 def test_scheduled_reports_are_kept_and_mailed_once(client, dataset):  # noqa: F811
     save_rules({"manager_emails": ["ceo@example.com", "cx@example.com"]})
     db.session.commit()
-    assert generate_due_reports(datetime(2026, 4, 1, 1, 0)) == 2  # March and Q1
+    assert generate_due_reports(datetime(2026, 4, 1, 1, 0)) == 3  # March, Q1 and the year 2025
     assert generate_due_reports(datetime(2026, 4, 1, 2, 0)) == 0
     reports = {r.kind: r for r in db.session.scalars(select(GeneratedReport))}
     assert reports["monthly"].date_from.isoformat() == "2026-03-01" and reports["monthly"].pdf.startswith(b"%PDF")
     assert reports["quarterly"].date_to.isoformat() == "2026-03-31"
     mails = db.session.scalars(select(Message).where(Message.purpose == "report")).all()
-    assert sorted(m.to for m in mails) == ["ceo@example.com", "ceo@example.com", "cx@example.com", "cx@example.com"]
+    assert sorted(m.to for m in mails) == ["ceo@example.com"] * 3 + ["cx@example.com"] * 3
     login(client, "manager")
     archive = client.get("/reports").get_data(as_text=True)
     assert "2026-01-01 – 2026-03-31" in archive
@@ -91,9 +91,38 @@ def test_report_email_carries_the_pdf(app, client, dataset):  # noqa: F811
         app.config["SMTP_URL"] = smtp.url
         try:
             generate_due_reports(datetime(2026, 2, 1, 1, 0))
-            assert deliver_due() == 2
+            assert deliver_due() == 3  # January, Q4 and the year 2025
         finally:
             app.config["SMTP_URL"] = ""
     attachments = [part for mail in smtp.mailbox.messages for part in mail.iter_attachments()]
-    assert len(attachments) == 2 and all(a.get_content().startswith(b"%PDF") for a in attachments)
+    assert len(attachments) == 3 and all(a.get_content().startswith(b"%PDF") for a in attachments)
     assert attachments[0].get_filename().startswith("huifang-report-")
+
+
+def test_each_recipient_gets_the_reports_of_their_kinds_in_their_language(client, dataset):  # noqa: F811
+    save_rules({"manager_emails": ["ceo@example.com"], "report_recipients_annual": ["board@example.com en"]})
+    db.session.commit()
+    assert generate_due_reports(datetime(2026, 4, 1, 1, 0)) == 4  # three in zh-CN, the annual one in English too
+    annual = {r.locale: r for r in db.session.scalars(select(GeneratedReport).where(GeneratedReport.kind == "annual"))}
+    assert set(annual) == {"zh-CN", "en"} and annual["en"].date_from.isoformat() == "2025-01-01"
+    mails = db.session.scalars(select(Message).where(Message.purpose == "report")).all()
+    board = [m for m in mails if m.to == "board@example.com"]
+    assert len(board) == 1 and board[0].report_id == annual["en"].id
+    assert board[0].subject == "[Huifang] annual customer satisfaction report 2025-01-01 – 2025-12-31"
+    ceo = sorted(m.subject for m in mails if m.to == "ceo@example.com")
+    assert len(ceo) == 3 and all("客户满意度报告" in subject for subject in ceo)
+    assert any("年度" in subject for subject in ceo)
+
+
+def test_rules_refuse_a_report_recipient_in_an_unknown_language(app):
+    from werkzeug.datastructures import MultiDict
+
+    from admin.forms import RulesForm
+    with app.test_request_context("/admin/rules", headers={"Accept-Language": "en"}):
+        form = RulesForm(meta={"csrf": False}, formdata=MultiDict({
+            "report_recipients_annual": "board@example.com fr", "report_recipients_monthly": "ops@example.com en"}))
+        form.validate()
+        assert form.errors["report_recipients_annual"] == [
+            "board@example.com fr is not an e-mail address, optionally followed by zh-CN or en"]
+        assert "report_recipients_monthly" not in form.errors
+        assert form.to_rules()["report_recipients_monthly"] == ["ops@example.com en"]
