@@ -1,7 +1,9 @@
 """`flask --app app <command>`: the command-line contract of SPEC.md."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -58,16 +60,30 @@ def register_commands(app: Flask) -> None:
         click.echo(f"{version.questionnaire.key}: {state} {version.number}")
 
     def _import_csv(kind: str, path: str) -> None:
+        """Streams the file through the importer chunk by chunk: bad rows are printed as they
+        are found, a summary always ends the run, a progress bar shows on a terminal."""
+        from core.csvimport import CsvFile, EncodingError, ImportReport
         if kind == "responses":
             from surveys.importer import import_responses_csv as importer
         else:
             from tickets.importer import import_tickets_csv as importer
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            report = importer(fh)
-        for line, message in report.errors:
-            click.echo(f"line {line}: {message}", err=True)
-        click.echo(f"imported {report.imported} {kind}, skipped {len(report.errors)} bad row(s)")
-        if report.errors and not report.imported:
+        report = ImportReport(on_error=lambda line, msg: click.echo(f"line {line}: {msg}", err=True))
+        with open(path, "rb") as fh, contextlib.ExitStack() as stack:
+            try:
+                lines = CsvFile(fh)
+            except EncodingError as exc:
+                raise click.ClickException(f"{path}: {exc}") from exc
+            progress = None
+            if sys.stdout.isatty():
+                bar = stack.enter_context(click.progressbar(length=os.fstat(fh.fileno()).st_size,
+                                                            label=f"import-{kind}"))
+                progress = lambda: bar.update(lines.position - bar.pos)  # noqa: E731
+            try:
+                importer(lines, report, progress)
+            finally:  # even when interrupted: what landed is said
+                click.echo(f"imported {report.imported} {kind}, skipped {report.skipped} bad row(s)"
+                           + (f" (read as {lines.encoding})" if lines.encoding not in ("utf-8", "utf-8-sig") else ""))
+        if report.skipped and not report.imported:
             sys.exit(1)
 
     @app.cli.command("import-responses")

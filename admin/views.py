@@ -12,7 +12,7 @@ from core.accounts import ApiKey, AuditEvent, User, audit, create_user, issue_ap
 from core.auth import role_required
 from core.db import db, utcnow
 from core.settings import get_rules, save_rules
-from surveys.definition import DefinitionError
+from surveys.definition import DefinitionError, load_yaml
 from surveys.models import Questionnaire
 from surveys.services import import_questionnaire
 
@@ -97,14 +97,14 @@ def questionnaires():
     form = QuestionnaireForm()
     if form.validate_on_submit():
         try:
-            version, created = import_questionnaire(yaml.safe_load(form.definition.data))
+            version, created = import_questionnaire(load_yaml(form.definition.data))
             if created:
                 audit("questionnaire_version", f"questionnaire:{version.questionnaire.key}",
                       version=version.number)
                 db.session.commit()
             flash(_("Saved as version %(n)s.", n=version.number) if created else _("Nothing changed."), "success")
             return redirect(url_for(".questionnaires")), 303
-        except (DefinitionError, yaml.YAMLError, AttributeError, TypeError, KeyError) as exc:
+        except DefinitionError as exc:
             db.session.rollback()
             form.definition.errors.append(str(exc))
     items = db.session.scalars(select(Questionnaire).order_by(Questionnaire.key)).all()

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from channels.models import Message
 from channels.transports import TransportError, outgoing, send_smtp, send_twilio, transport_for
 from core.db import db, is_postgres, utcnow
+from core.scheduler import stopping
 
 MAX_ATTEMPTS = 8
 
@@ -102,10 +103,19 @@ def _mark_invitation_failed(message: Message) -> None:
 def deliver_due(now: datetime | None = None, limit: int = 200) -> int:
     """Delivers due provider messages; returns how many went out."""
     now = now or utcnow()
-    sent = 0
-    for message_id in _claim_due(now, limit):
+    sent, claimed = 0, _claim_due(now, limit)
+    for done, message_id in enumerate(claimed):
+        if stopping():  # shutting down: what was claimed but not tried goes back to the queue
+            _unclaim(claimed[done:])
+            break
         sent += deliver(db.session.get(Message, message_id), now)
     return sent
+
+
+def _unclaim(ids: list[int]) -> None:
+    db.session.execute(update(Message).where(Message.id.in_(ids), Message.state == "sending")
+                       .values(state="queued"))
+    db.session.commit()
 
 
 def retry_now(message: Message) -> None:

@@ -46,6 +46,9 @@ def from_environment(instance: Path) -> dict:
         "DISPATCH_BATCH": int(env.get("HUIFANG_DISPATCH_BATCH", "500")),
         # How long one tick may keep draining a backlog of invitations (default: half a tick).
         "DRAIN_SECONDS": float(env.get("HUIFANG_DRAIN_SECONDS") or tick / 2),
+        # After SIGTERM, how long running jobs may take to finish their batch before they are
+        # abandoned (the outbox makes that safe).
+        "SCHEDULER_SHUTDOWN_GRACE_SECONDS": float(env.get("HUIFANG_SHUTDOWN_GRACE_SECONDS", "20")),
         "MESSAGE_BACKOFF_SECONDS": float(env.get("HUIFANG_BACKOFF_SECONDS", "60")),
         "MESSAGE_LEASE_SECONDS": float(env.get("HUIFANG_SENDING_LEASE_SECONDS", "600")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -1,27 +1,108 @@
-"""Shared CSV import mechanics: header check, line numbers, a report of bad rows."""
+"""Shared CSV import mechanics: the file's encoding, the header check, line numbers, chunks, and a
+report of bad rows handed on as it grows, so memory stays flat whatever the file's size."""
 from __future__ import annotations
 
+import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from itertools import islice
+from typing import IO, TypeVar
+
+import charset_normalizer
+
+CHUNK = 5000          # rows validated and written together, in one transaction
+KEPT_ERRORS = 1000    # bad rows kept on the report (all of them go to `on_error`)
+SAMPLE = 1 << 20      # bytes read to recognise the encoding
+# What a telecom's systems write: UTF-8, or GBK/GB18030 from Chinese Excel (GB18030 reads both).
+ENCODINGS = {"utf_8": "utf-8", "ascii": "utf-8", "gb2312": "gb18030", "gbk": "gb18030",
+             "gb18030": "gb18030", "big5": "big5", "big5hkscs": "big5hkscs"}
+T = TypeVar("T")
 
 
 @dataclass
 class ImportReport:
     imported: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    skipped: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # the first KEPT_ERRORS
+    on_error: Callable[[int, str], None] | None = None
+
+    def reject(self, line: int, message: str) -> None:
+        self.skipped += 1
+        if len(self.errors) < KEPT_ERRORS:
+            self.errors.append((line, message))
+        if self.on_error:
+            self.on_error(line, message)
 
 
 class HeaderError(ValueError):
     pass
 
 
-def rows(fh: IO[str], required: tuple[str, ...], allowed: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yields (line number, row) with cells stripped. A header that lacks a required column, or
-    names one the format does not have (a misspelling would drop its data silently), is refused."""
-    reader = csv.DictReader(fh)
+class EncodingError(ValueError):
+    pass
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) when the sample's lines decode as such, or all but a few
+    stray ones (those are refused line by line); else what charset-normalizer recognises among
+    ENCODINGS. Anything else is refused, naming the line of the first bad byte."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    lines = sample.split(b"\n")
+    if len(sample) >= SAMPLE:
+        lines.pop()  # cut off mid-line, perhaps mid-character
+    bad = [n for n, raw in enumerate(lines, 1) if not _utf8(raw)]
+    if len(bad) * 20 <= len(lines):
+        return "utf-8"
+    best = charset_normalizer.from_bytes(sample).best()
+    name = codecs.lookup(best.encoding).name.replace("-", "_") if best else None
+    if name not in ENCODINGS:
+        raise EncodingError(f"line {bad[0]}: the file is neither UTF-8 nor GB18030/GBK"
+                            f"{f' (it looks like {best.encoding})' if best else ''}: save it as UTF-8")
+    return ENCODINGS[name]
+
+
+class CsvFile:
+    """The lines of a CSV file in its detected encoding. A line whose bytes do not decode is
+    read with replacement characters and remembered, so `rows` refuses its row by number."""
+
+    def __init__(self, fh: IO[bytes]):
+        self._fh = fh
+        self.encoding = detect_encoding(fh.read(SAMPLE))
+        fh.seek(0)
+        self.position = 0  # bytes read so far, for a progress bar
+        self.bad_lines: set[int] = set()
+
+    def __iter__(self) -> Iterator[str]:
+        for number, raw in enumerate(self._fh, 1):
+            self.position += len(raw)
+            try:
+                yield raw.decode(self.encoding)
+            except UnicodeDecodeError:
+                self.bad_lines.add(number)
+                yield raw.decode(self.encoding, errors="replace")
+
+
+def rows(lines: Iterable[str], required: tuple[str, ...],
+         allowed: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yields (line number, row) with cells stripped; a row that cannot be read comes as
+    {"__error__": why}. A header that lacks a required column, or names one the format does not
+    have (a misspelling would drop its data silently), is refused."""
+    bad_lines = getattr(lines, "bad_lines", set())
+    encoding = getattr(lines, "encoding", "")
+    reader = csv.DictReader(lines)
     header = [h.strip() for h in (reader.fieldnames or [])]
+    if bad_lines:
+        raise HeaderError(f"the header is not valid {encoding}")
     missing = [c for c in required if c not in header]
     if missing:
         raise HeaderError(f"the header lacks column(s): {', '.join(missing)}")
@@ -29,8 +110,28 @@ def rows(fh: IO[str], required: tuple[str, ...], allowed: tuple[str, ...]) -> It
     if unknown:
         raise HeaderError(f"unknown column(s): {', '.join(unknown)}")
     reader.fieldnames = header
-    for row in reader:
-        if None in row:  # more cells than the header has
-            yield reader.line_num, {"__extra__": "too many cells"}
+    end = reader.line_num
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader goes on with the next line
+            end = reader.line_num
+            yield end, {"__error__": f"not readable as CSV ({exc})"}
             continue
-        yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+        end = reader.line_num
+        if bad_lines and (hit := {n for n in bad_lines if start <= n <= end}):
+            bad_lines -= hit
+            yield end, {"__error__": f"holds bytes that are not valid {encoding}: save the file as UTF-8"}
+        elif None in row:
+            yield end, {"__error__": "the row has more cells than the header"}
+        else:
+            yield end, {k: (v or "").strip() for k, v in row.items()}
+
+
+def chunks(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    iterator, size = iter(items), size or CHUNK
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import operator
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from core.text import strip_control
 
@@ -24,6 +27,32 @@ _CONDITION = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$
 
 class DefinitionError(ValueError):
     pass
+
+
+YAML_MAX = 200_000  # characters: a questionnaire is a few kilobytes
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """SafeLoader without aliases: `*name` can multiply a small file into gigabytes of nodes
+    (the "billion laughs"), and a questionnaire has no use for them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            line = self.peek_event().start_mark.line + 1
+            raise DefinitionError(f"line {line}: YAML aliases (*name) are not accepted in a questionnaire")
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """A questionnaire's YAML as plain data; every problem is a DefinitionError."""
+    if len(text) > YAML_MAX:
+        raise DefinitionError(f"the YAML is longer than {YAML_MAX} characters")
+    try:
+        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise DefinitionError(f"not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise DefinitionError("the YAML is nested too deeply") from exc
 
 
 class AnswerError(ValueError):
@@ -121,7 +150,26 @@ class Definition:
         return sorted({q.page for q in self.questions})
 
     def visible(self, answers: dict[str, Any]) -> list[Question]:
-        return [q for q in self.questions if condition_holds(q.show_if, answers)]
+        """The questions skip logic shows, in order. An answer to a hidden question counts as
+        no answer, so a follow-up of a hidden follow-up is hidden too."""
+        effective = dict(answers)
+        shown = []
+        for q in self.questions:
+            if condition_holds(q.show_if, effective):
+                shown.append(q)
+            else:
+                effective.pop(q.key, None)
+        return shown
+
+    def dependents(self, questions: list[Question]) -> set[str]:
+        """Keys of those `questions` whose skip logic depends (maybe through another one) on
+        an answer among them: a page must be able to reveal or hide them as answers change."""
+        keys = {q.key for q in questions}
+        found: set[str] = set()
+        for q in questions:  # conditions refer to earlier questions only, so one pass is enough
+            if any(dep in keys for dep in condition_keys(q.show_if)):
+                found.add(q.key)
+        return found
 
     def next_unanswered(self, answers: dict[str, Any], skipped: set[str] = frozenset()) -> Question | None:
         """The next question to ask one at a time (SMS, voice), in order, honouring skip logic."""
@@ -166,15 +214,67 @@ def _split_condition(cond: str) -> tuple[str, str, str]:
     return match.group(1), match.group(2), match.group(3)
 
 
-def _condition_keys(cond: Any) -> list[str]:
+def condition_keys(cond: Any) -> list[str]:
     if cond is None:
         return []
     if isinstance(cond, dict):
         parts = cond.get("all", cond.get("any"))
         if not isinstance(parts, list) or len(cond) != 1:
             raise DefinitionError("a compound condition is {all: [...]} or {any: [...]}")
-        return [k for c in parts for k in _condition_keys(c)]
+        return [k for c in parts for k in condition_keys(c)]
     return [_split_condition(cond)[0]]
+
+
+def _not_json(value: Any, where: str) -> str | None:
+    """Where in a definition a value is that JSON cannot store faithfully, or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _not_json(item, f"{where}.{key}".lstrip(".")) if isinstance(key, str) else where or "top"
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list):
+        return next((f for i, item in enumerate(value) if (f := _not_json(item, f"{where}[{i}]"))), None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    return None if value is None or isinstance(value, str | int | float | bool) else where
+
+
+def _is_weight(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)
+
+
+def _check_condition(cond: Any, page: int, earlier: dict[str, Question], where: str) -> None:
+    """Refuses skip logic no channel could honour: a condition on a later question (so no
+    cycles either), on a question of a later web page (asked after the one it decides), or one
+    that can never hold for the type of answer it looks at."""
+    if isinstance(cond, dict):
+        condition_keys(cond)  # checks the shape
+        for part in cond.get("all", cond.get("any")):
+            _check_condition(part, page, earlier, where)
+        return
+    if cond is None:
+        return
+    key, op, expected = _split_condition(cond)
+    trigger = earlier.get(key)
+    if trigger is None:
+        raise DefinitionError(f"{where}: show_if refers to {key!r}, which is not an earlier question")
+    if trigger.page > page:
+        raise DefinitionError(f"{where}: show_if refers to {key!r}, which is on a later page")
+    if trigger.numeric:
+        if not re.fullmatch(r"-?\d+(\.\d+)?", expected):
+            raise DefinitionError(f"{where}: {key!r} is answered with a number; compare it with a number")
+        return
+    if op not in ("==", "!="):
+        raise DefinitionError(f"{where}: {key!r} is not a number; use == or != with it")
+    allowed = {"yesno": {"yes", "no"}, "choice": {v for v, _ in trigger.choices}}.get(trigger.type)
+    if allowed is not None and expected not in allowed:
+        raise DefinitionError(f"{where}: {key!r} is never answered {expected!r} "
+                              f"(its answers: {', '.join(sorted(allowed))})")
+    if trigger.type in ("multi", "text"):
+        raise DefinitionError(f"{where}: a condition on {key!r} ({trigger.type}) cannot be asked "
+                              "the same way on every channel; use a yes/no, choice or number question")
 
 
 def _texts(value: Any, where: str) -> dict[str, str]:
@@ -192,6 +292,9 @@ def parse_definition(raw: dict[str, Any]) -> Definition:
     """Validates a definition and returns it; every mistake names the question it is in."""
     if not isinstance(raw, dict):
         raise DefinitionError("a questionnaire is a mapping with key, title and questions")
+    bad = _not_json(raw, "")
+    if bad is not None:  # stored as JSON: dates, NaN and infinity have no place in it
+        raise DefinitionError(f"{bad}: use only text, finite numbers, true/false, lists and mappings")
     key = raw.get("key")
     if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", key):
         raise DefinitionError("key: lower-case letters, digits, - and _")
@@ -215,20 +318,20 @@ def parse_definition(raw: dict[str, Any]) -> Definition:
             opts = item.get("choices")
             if not isinstance(opts, list) or not opts:
                 raise DefinitionError(f"{where}: choices are required for {qtype}")
+            if not all(isinstance(o, dict) and "value" in o for o in opts):
+                raise DefinitionError(f"{where}: each choice is {{value: ..., text: {{zh-CN: ..., en: ...}}}}")
             choices = tuple((str(o["value"]), _texts(o.get("text", str(o["value"])), where)) for o in opts)
-        for dep in _condition_keys(item.get("show_if")):
-            if dep not in seen:
-                raise DefinitionError(f"{where}: show_if refers to {dep!r}, which is not an earlier question")
         page = item.get("page", 1)
-        if not isinstance(page, int) or page < 1:
-            raise DefinitionError(f"{where}: page must be a positive whole number")
+        if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= 100:
+            raise DefinitionError(f"{where}: page must be a whole number from 1 to 100")
+        _check_condition(item.get("show_if"), page, {q.key: q for q in questions}, where)
         questions.append(Question(key=qkey, type=qtype, text=_texts(item.get("text"), where),
                                   page=page, required=bool(item.get("required", False)),
                                   choices=choices, show_if=item.get("show_if")))
         seen.add(qkey)
     weights = raw.get("weights") or {}
-    if not isinstance(weights, dict) or any(not isinstance(w, int | float) or w < 0 for w in weights.values()):
-        raise DefinitionError("weights: a mapping of dimension key to a non-negative number")
+    if not isinstance(weights, dict) or not all(_is_weight(w) for w in weights.values()):
+        raise DefinitionError("weights: a mapping of dimension key to a finite, non-negative number")
     sms_mode = raw.get("sms_mode", "link")
     if sms_mode not in ("link", "conversation"):
         raise DefinitionError("sms_mode: link or conversation")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from channels.render import invitation_message
 from channels.services import queue_message
 from core.db import db, is_postgres, utcnow
+from core.scheduler import stopping
 from core.settings import get_rules
 from surveys.models import Invitation
 from surveys.services import definition_of
@@ -60,7 +61,7 @@ def drain_due_invitations(now: datetime | None = None) -> int:
     while True:
         sent = send_due_invitations(now, limit=batch)
         total += sent
-        if sent < batch or time.monotonic() - started > budget:
+        if sent < batch or time.monotonic() - started > budget or stopping():
             return total
 
 

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SelectMultipleField, TextAreaField, widgets
 from wtforms.validators import ValidationError
 
-from surveys.definition import TEXT_MAX, AnswerError, Question
+from surveys.definition import TEXT_MAX, AnswerError, Definition, Question, condition_keys
 
 
 def error_text(error: AnswerError) -> str:
@@ -81,3 +81,59 @@ def page_form(questions: list[Question], locale: str, answers: dict[str, Any], f
 
 def parsed_answers(form: FlaskForm, questions: list[Question]) -> dict[str, Any]:
     return {q.key: getattr(form[q.key], "parsed", None) for q in questions}
+
+
+class PageAnswers:
+    """One page of questions whose skip logic may depend on answers on the same page.
+
+    The page holds every question that is visible now or that an answer on it may reveal;
+    the hidden ones carry their condition so a small script (static/survey.js) reveals them as
+    the customer answers. Each revealable question sends an `offered` field while it is shown.
+    Without JavaScript, a submit that makes a not yet offered question visible comes back with
+    it shown instead of moving on, so a follow-up is never skipped unseen."""
+
+    def __init__(self, definition: Definition, questions: list[Question], locale: str,
+                 saved: dict[str, Any], formdata=None, meta: dict | None = None):
+        self.definition = definition
+        self.saved = saved
+        self.dependent = definition.dependents(questions)
+        visible = {q.key for q in definition.visible(saved)}
+        self.questions = [q for q in questions if q.key in visible or q.key in self.dependent]
+        self.shown = {q.key for q in self.questions if q.key in visible}
+        self.form = page_form(self.questions, locale, saved, formdata=formdata, meta=meta)
+        self.revealed: list[str] = []
+
+    def logic(self) -> dict[str, Any]:
+        """What the script needs to decide visibility like condition_holds does."""
+        own = {q.key for q in self.questions}
+        conditions = {q.key: q.show_if for q in self.questions if q.key in self.dependent}
+        known = {k for cond in conditions.values() for k in condition_keys(cond) if k not in own}
+        return {"order": [q.key for q in self.questions], "conditions": conditions,
+                "numeric": [q.key for q in self.questions if q.numeric],
+                "answers": {k: v for k, v in self.saved.items() if k in known}}
+
+    def submit(self, offered: list[str]) -> bool:
+        """Validates a submit; True when it can be saved. Sets `shown` and `revealed`."""
+        self.form.validate()
+        values = {q.key: getattr(self.form[q.key], "parsed", None) for q in self.questions}
+        merged = {k: v for k, v in self.saved.items() if k not in values}
+        merged.update({k: v for k, v in values.items() if v is not None})
+        # Shown when the page was rendered, or answered, means seen too (a client that does
+        # not send the hidden `offered` fields)
+        seen = set(offered) | self.shown | {k for k, v in values.items() if v is not None}
+        visible = {q.key for q in self.definition.visible(merged)}
+        self.shown = {q.key for q in self.questions if q.key in visible}
+        self.revealed = [q.key for q in self.questions
+                         if q.key in self.shown and q.key in self.dependent and q.key not in seen]
+        for q in self.questions:  # only what the customer could see and answer is checked
+            if q.key not in self.shown or q.key in self.revealed:
+                self.form[q.key].errors = []
+        csrf = getattr(self.form, "csrf_token", None)
+        if csrf is not None and csrf.errors:
+            return False
+        return not self.revealed and not any(self.form[k].errors for k in self.shown)
+
+    def answers(self) -> dict[str, Any]:
+        """The answers to store: those shown, and None (remove) for the hidden ones."""
+        return {q.key: getattr(self.form[q.key], "parsed", None) if q.key in self.shown else None
+                for q in self.questions}

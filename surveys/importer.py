@@ -1,32 +1,60 @@
 """`import-responses FILE.csv` (SPEC "CSV for import-responses"): historical or offline answers.
-Each row is validated whole and stored in its own transaction: never half a response."""
+Rows are validated one by one, then written CHUNK at a time (COPY on PostgreSQL) in one
+transaction per chunk: a bad row is reported by its line and skipped, never half a response."""
 from __future__ import annotations
 
-from typing import IO, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from core.csvimport import HeaderError, ImportReport, rows
-from core.db import db
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import DBAPIError
+
+from core.bulk import insert_rows, reserve_ids
+from core.csvimport import HeaderError, ImportReport, chunks, rows
+from core.db import db, utcnow
 from core.settings import get_rule
 from core.text import has_control
 from core.timeutil import parse_iso
-from surveys.definition import AnswerError
-from surveys.models import CHANNELS, Response
-from surveys.services import complete_response, definition_of, latest_version, save_answers
+from surveys.definition import AnswerError, Definition
+from surveys.models import CHANNELS, Answer, QuestionnaireVersion, Response
+from surveys.services import definition_of, figures, latest_version
 from tickets.models import TICKET_KINDS
 
 META = ("respondent", "channel", "answered_at", "ticket_kind", "region", "agent")
+FUTURE_SLACK = timedelta(minutes=10)  # clocks differ a little between systems
 
 
-def _row_errors(row: dict[str, str], definition) -> tuple[dict[str, Any], list[str]]:
+@dataclass
+class _Good:
+    line: int
+    row: dict[str, str]
+    answered_at: datetime
+    answers: dict[str, Any]
+
+
+def _answered_at(value: str, errors: list[str]) -> datetime | None:
+    try:
+        answered = parse_iso(value)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-08:00 overflows to UTC
+        errors.append("answered_at must be an ISO 8601 date-time")
+        return None
+    if answered.year < 2000:
+        errors.append("answered_at must be after 2000")
+    elif answered > utcnow() + FUTURE_SLACK:
+        errors.append("answered_at is in the future")
+    return answered
+
+
+def _row_errors(row: dict[str, str], definition: Definition
+                ) -> tuple[datetime | None, dict[str, Any], list[str]]:
     errors, answers = [], {}
     if row["channel"] not in CHANNELS:
         errors.append(f"channel must be one of {'|'.join(CHANNELS)}")
     if row["ticket_kind"] and row["ticket_kind"] not in TICKET_KINDS:
         errors.append(f"ticket_kind must be one of {'|'.join(TICKET_KINDS)}")
-    try:
-        parse_iso(row["answered_at"])
-    except ValueError:
-        errors.append("answered_at must be an ISO 8601 date-time")
+    answered_at = _answered_at(row["answered_at"], errors)
     for name in ("respondent", "region", "agent"):
         if len(row[name]) > 64:
             errors.append(f"{name} is longer than 64 characters")
@@ -42,7 +70,7 @@ def _row_errors(row: dict[str, str], definition) -> tuple[dict[str, Any], list[s
             errors.append(f"{question.key} is required")
         elif value is not None:
             answers[question.key] = value
-    return answers, errors
+    return answered_at, answers, errors
 
 
 def _describe(exc: AnswerError) -> str:
@@ -52,29 +80,95 @@ def _describe(exc: AnswerError) -> str:
             "length": f"is longer than {exc.params.get('max')} characters"}.get(exc.code, "is not valid")
 
 
-def import_responses_csv(fh: IO[str]) -> ImportReport:
-    report = ImportReport()
+def _validated(chunk: list[tuple[int, dict[str, str]]], definition: Definition,
+               report: ImportReport) -> list[_Good]:
+    good = []
+    for line, row in chunk:
+        if "__error__" in row:
+            report.reject(line, row["__error__"])
+            continue
+        answered_at, answers, errors = _row_errors(row, definition)
+        if errors:
+            report.reject(line, "; ".join(errors))
+            continue
+        visible = {q.key for q in definition.visible(answers)}  # skip logic, as on completion
+        good.append(_Good(line, row, answered_at,
+                          {k: v for k, v in answers.items() if k in visible}))
+    return good
+
+
+def _without_duplicates(good: list[_Good], report: ImportReport) -> list[_Good]:
+    """One response per respondent and moment: a repeat within the chunk or of a stored
+    response (an earlier chunk, an earlier import) is refused. Anonymous rows are not compared."""
+    keys = {(g.row["respondent"], g.answered_at) for g in good if g.row["respondent"]}
+    stored = set(db.session.execute(
+        select(Response.respondent, Response.completed_at)
+        .where(tuple_(Response.respondent, Response.completed_at).in_(keys)))) if keys else set()
+    first: dict[tuple[str, datetime], int] = {}
+    kept = []
+    for g in good:
+        key = (g.row["respondent"], g.answered_at)
+        if g.row["respondent"] and key in stored:
+            report.reject(g.line, "a response of this respondent at this answered_at is already stored")
+        elif g.row["respondent"] and key in first:
+            report.reject(g.line, f"repeats line {first[key]} (same respondent and answered_at)")
+        else:
+            first.setdefault(key, g.line)
+            kept.append(g)
+    return kept
+
+
+def _write(good: list[_Good], version: QuestionnaireVersion, definition: Definition) -> None:
+    ids = reserve_ids(Response.__table__, len(good))
+    responses, answers = [], []
+    for response_id, g in zip(ids, good, strict=True):
+        row = g.row
+        responses.append({"id": response_id, "version_id": version.id, "channel": row["channel"],
+                          "respondent": row["respondent"], "ticket_kind": row["ticket_kind"],
+                          "region": row["region"], "agent": row["agent"], "started_at": g.answered_at,
+                          "completed_at": g.answered_at, **figures(definition, g.answers)})
+        answers += [{"response_id": response_id, "question_key": key,
+                     "value_num": float(value) if isinstance(value, int | float) else None,
+                     "value_text": None if isinstance(value, int | float) else str(value),
+                     "answered_at": g.answered_at} for key, value in g.answers.items()]
+    insert_rows(Response.__table__, responses)
+    insert_rows(Answer.__table__, answers)
+
+
+def _store(good: list[_Good], version: QuestionnaireVersion, definition: Definition,
+           report: ImportReport) -> None:
+    """The chunk in one transaction; if the database refuses it, row by row, so the row it
+    refuses is reported by its line and the others still land."""
+    try:
+        _write(good, version, definition)
+        db.session.commit()
+        report.imported += len(good)
+        return
+    except DBAPIError as exc:
+        db.session.rollback()
+        if len(good) == 1:
+            report.reject(good[0].line, f"the database refused the row: {str(exc.orig).splitlines()[0]}")
+            return
+    for g in good:
+        _store([g], version, definition, report)
+
+
+def import_responses_csv(lines: Iterable[str], report: ImportReport | None = None,
+                         progress: Callable[[], None] | None = None) -> ImportReport:
+    """Imports the rows of the CSV `lines` (a text file, or a core.csvimport.CsvFile) into
+    `report`, which hands each bad row on as it is found; `progress` is called after each chunk."""
+    report = report if report is not None else ImportReport()
     version = latest_version(get_rule("questionnaire"))
     definition = definition_of(version)
     keys = [q.key for q in definition.questions]
     try:
-        for line, row in rows(fh, META, (*META, *keys)):
-            if "__extra__" in row:
-                report.errors.append((line, "the row has more cells than the header"))
-                continue
-            answers, errors = _row_errors(row, definition)
-            if errors:
-                report.errors.append((line, "; ".join(errors)))
-                continue
-            response = Response(version_id=version.id, channel=row["channel"], respondent=row["respondent"],
-                                ticket_kind=row["ticket_kind"], region=row["region"], agent=row["agent"],
-                                started_at=parse_iso(row["answered_at"]))
-            db.session.add(response)
-            save_answers(response, answers)
-            db.session.flush()
-            complete_response(response, completed_at=response.started_at, open_followup=False)
-            report.imported += 1
+        for chunk in chunks(rows(lines, META, (*META, *keys))):
+            good = _without_duplicates(_validated(chunk, definition, report), report)
+            if good:
+                _store(good, version, definition, report)
+            if progress:
+                progress()
     except HeaderError as exc:
         db.session.rollback()
-        report.errors.append((1, str(exc)))
+        report.reject(1, str(exc))
     return report

@@ -7,12 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from core.db import db, utcnow
-from surveys.definition import Definition, parse_definition
+from surveys.definition import Definition, load_yaml, parse_definition
 from surveys.models import (
     DIMENSIONS,
     Answer,
@@ -63,8 +62,7 @@ def import_questionnaire(raw: dict[str, Any]) -> tuple[QuestionnaireVersion, boo
 
 
 def import_questionnaire_file(path: str | Path) -> tuple[QuestionnaireVersion, bool]:
-    with open(path, encoding="utf-8") as fh:
-        return import_questionnaire(yaml.safe_load(fh))
+    return import_questionnaire(load_yaml(Path(path).read_text(encoding="utf-8")))
 
 
 def ensure_default_questionnaires() -> None:

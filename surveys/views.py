@@ -6,7 +6,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from core.db import db
-from surveys.forms import page_form, parsed_answers
+from surveys.forms import PageAnswers
 from surveys.models import Invitation
 from surveys.services import (
     SurveyUnavailable,
@@ -72,28 +72,28 @@ def answer(token: str):
     else:  # every page was submitted but the completion did not land: finish it now
         complete_response(response_for(invitation))
         return redirect(url_for(".thanks", token=token))
-    questions = _page_questions(definition, answers, page)
+    questions = [q for q in definition.questions if q.page == page]
     if request.method == "GET" and not answers:
-        return _pristine_page(invitation, definition, questions, page, progress)
-    form = page_form(questions, g.locale, answers, formdata=request.form if request.method == "POST" else None)
-
-    if request.method == "POST":
-        if not form.validate():
-            return render_template("surveys/page.html", **_context(invitation, definition, form,
-                                   questions, page, progress)), 400
-        response = response_for(invitation)
-        save_answers(response, parsed_answers(form, questions))
-        response.progress = max(response.progress or 0, page)
-        answers = response.answer_map()
-        next_page = _next_page(definition, answers, page)
-        if next_page is None:
-            db.session.flush()
-            complete_response(response)  # commits; a concurrent double submit completes once
-            return redirect(url_for(".thanks", token=token))
-        db.session.commit()
-        return redirect(url_for(".answer", token=token, page=next_page))
-    return render_template("surveys/page.html", **_context(invitation, definition, form,
-                           questions, page, progress))
+        return _pristine_page(invitation, definition, questions, page)
+    sheet = PageAnswers(definition, questions, g.locale, answers,
+                        formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET":
+        return render_template("surveys/page.html", **_context(invitation, definition, sheet, page))
+    if not sheet.submit(request.form.getlist("offered")):
+        # 200 when only a follow-up was revealed: nothing is wrong, there is one more question
+        status = 400 if not sheet.revealed else 200
+        return render_template("surveys/page.html", **_context(invitation, definition, sheet, page)), status
+    response = response_for(invitation)
+    save_answers(response, sheet.answers())
+    response.progress = max(response.progress or 0, page)
+    answers = response.answer_map()
+    next_page = _next_page(definition, answers, page)
+    if next_page is None:
+        db.session.flush()
+        complete_response(response)  # commits; a concurrent double submit completes once
+        return redirect(url_for(".thanks", token=token))
+    db.session.commit()
+    return redirect(url_for(".answer", token=token, page=next_page))
 
 
 # A page nobody has answered yet is the same for every invitation of a questionnaire version
@@ -102,11 +102,11 @@ _PRISTINE: dict[tuple[int, int, str], str] = {}
 TOKEN_MARK, CSRF_MARK = "__HF_TOKEN__", "__HF_CSRF__"
 
 
-def _pristine_page(invitation, definition, questions, page, progress):
+def _pristine_page(invitation, definition, questions, page):
     key = (invitation.version_id, page, g.locale)
     if key not in _PRISTINE:
-        form = page_form(questions, g.locale, {}, meta={"csrf": False})
-        context = _context(invitation, definition, form, questions, page, progress)
+        sheet = PageAnswers(definition, questions, g.locale, {}, meta={"csrf": False})
+        context = _context(invitation, definition, sheet, page)
         context["invitation"] = _Placeholder(token=TOKEN_MARK)
         _PRISTINE[key] = render_template("surveys/page.html", csrf_value=CSRF_MARK, **context)
     html = _PRISTINE[key].replace(TOKEN_MARK, invitation.token).replace(CSRF_MARK, generate_csrf())
@@ -118,12 +118,13 @@ class _Placeholder:
         self.__dict__.update(attributes)
 
 
-def _context(invitation, definition, form, questions, page, progress):
+def _context(invitation, definition, sheet: PageAnswers, page: int) -> dict:
     pages = [p for p in definition.pages]
     answers = invitation.response.answer_map() if getattr(invitation, "response", None) else {}
     # Numbers run on across pages: the questions shown on earlier pages come first.
     number_offset = sum(1 for q in definition.visible(answers) if q.page < page)
-    return dict(number_offset=number_offset, invitation=invitation, definition=definition, form=form, questions=questions,
+    return dict(number_offset=number_offset, invitation=invitation, definition=definition, sheet=sheet,
+                form=sheet.form, questions=sheet.questions,
                 page=page, page_number=pages.index(page) + 1, page_count=len(pages),
                 previous_page=max([p for p in pages if p < page], default=None),
                 locale=g.locale)

@@ -8,7 +8,8 @@ from tests.conftest import csrf_token, login
 
 PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
-          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket"}
+          "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket",
+          "api.create_tickets"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "auth.logout": {"agent", "manager"},
     "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},

@@ -10,7 +10,14 @@ from core.db import db
 from demo import bulk_due_invitations
 from surveys.models import Invitation
 from tests.channel_fakes import SmtpServer
-from tests.test_scheduler import invitation_messages, scheduler_process, wait_for
+from tests.test_scheduler import (
+    invitation_messages,
+    output,
+    scheduler_process,
+    stop_scheduler,
+    ticked_after,
+    wait_for,
+)
 
 
 def delivered() -> int:
@@ -29,9 +36,10 @@ def test_kill_during_provider_outage_then_recover_sends_each_invitation_once(ctx
         first = scheduler_process(database_url, slow=True, **env)
         try:
             # Invitations are being queued and the provider is refusing their e-mails.
-            assert wait_for(lambda: invitation_messages() > 10 and smtp.mailbox.refused > 5, timeout=60)
+            assert wait_for(lambda: invitation_messages() > 10 and smtp.mailbox.refused > 5, timeout=120), \
+                output(first)
             first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
+            first.wait(timeout=60)
         finally:
             first.kill()
         queued_at_kill = invitation_messages()
@@ -43,12 +51,13 @@ def test_kill_during_provider_outage_then_recover_sends_each_invitation_once(ctx
         smtp.mailbox.down = False  # the provider recovers
         second = scheduler_process(database_url, **env)
         try:
-            assert wait_for(lambda: delivered() >= total, timeout=180, step=0.2), \
-                f"{delivered()} of {total} delivered"
-            time.sleep(1.5)  # more ticks, and past the sending lease: nothing more may go out
+            assert wait_for(lambda: delivered() >= total, timeout=300, step=0.2), \
+                f"{delivered()} of {total} delivered\n{output(second)[-3000:]}"
+            # More ticks, past the sending lease (2 s): nothing more may go out.
+            past_lease = time.time() + 2
+            assert wait_for(lambda: ticked_after(past_lease), timeout=120)
         finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=30)
+            stop_scheduler(second)
         recipients = [m["To"] for m in smtp.mailbox.messages]
     assert len(recipients) == total and len(set(recipients)) == total  # each exactly once
     db.session.expire_all()

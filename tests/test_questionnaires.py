@@ -100,3 +100,67 @@ def test_import_questionnaire_command(app, tmp_path):
     path.write_text("key: short\nquestions: []\n", encoding="utf-8")
     bad = runner.invoke(args=["import-questionnaire", str(path)])
     assert bad.exit_code != 0 and "questions: a non-empty list" in bad.output
+
+
+# ---- skip logic a channel cannot honour, and hostile YAML (issues 16 and 12) ------------------
+
+def _with(mutate):
+    broken = copy.deepcopy(DEFAULT)
+    mutate(broken)
+    return broken
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["questions"][7].update(show_if="comment == yes"), "not an earlier question"),
+    (lambda d: d["questions"][0].update(page=4), "on a later page"),
+    (lambda d: d["questions"][7].update(show_if="resolved == maybe"), "never answered 'maybe'"),
+    (lambda d: d["questions"][7].update(show_if="resolved <= 3"), "use == or !="),
+    (lambda d: d["questions"][7].update(show_if="overall <= low"), "compare it with a number"),
+    (lambda d: d["questions"].append({"key": "why", "type": "yesno", "page": 4, "text": {"en": "Why?"},
+                                      "show_if": "comment == bad"}), "cannot be asked the same way"),
+    (lambda d: d["questions"][7].update(show_if={"any": ["overall <= 3"], "all": []}), "compound condition"),
+    (lambda d: d["questions"][2].update(page=True), "page must be a whole number"),
+])
+def test_skip_logic_no_channel_could_honour_is_refused(ctx, mutate, message):
+    with pytest.raises(DefinitionError, match=message):
+        import_questionnaire(_with(mutate))
+    assert db.session.scalar(select(func.count()).select_from(QuestionnaireVersion)) == 1
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -1, True, "1"])
+def test_weights_must_be_finite_non_negative_numbers(ctx, weight):
+    with pytest.raises(DefinitionError, match="weights|finite numbers"):
+        import_questionnaire(_with(lambda d: d["weights"].update(attitude=weight)))
+    assert db.session.scalar(select(func.count()).select_from(QuestionnaireVersion)) == 1
+
+
+def test_yaml_alias_bomb_nan_and_dates_are_refused_with_a_clear_error(ctx, tmp_path):
+    from surveys.definition import load_yaml
+    from surveys.services import import_questionnaire_file
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    with pytest.raises(DefinitionError, match="line 2: YAML aliases"):
+        load_yaml(bomb)
+    nan = yaml.safe_dump(DEFAULT, allow_unicode=True).replace("attitude: 1", "attitude: .nan")
+    path = tmp_path / "nan.yaml"
+    path.write_text(nan, encoding="utf-8")
+    with pytest.raises(DefinitionError, match="weights"):
+        import_questionnaire_file(path)
+    with pytest.raises(DefinitionError, match="finite numbers"):
+        import_questionnaire(_with(lambda d: d.update(note=load_yaml("2026-01-01"))))
+    with pytest.raises(DefinitionError, match="nested too deeply"):
+        load_yaml("[" * 5000 + "]" * 5000)
+    with pytest.raises(DefinitionError, match="not valid YAML"):
+        load_yaml("key: [unclosed")
+    assert db.session.scalar(select(func.count()).select_from(QuestionnaireVersion)) == 1
+
+
+def test_admin_import_of_an_alias_bomb_shows_the_error_and_stores_nothing(ctx, client):
+    from tests.conftest import login, post_form
+
+    login(client, "admin")
+    page = post_form(client, "/admin/questionnaires", {"definition": "a: &a [1, 2]\nb: [*a, *a]\n"})
+    assert page.status_code == 400 and "YAML aliases (*name) are not accepted" in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(QuestionnaireVersion)) == 1

@@ -1,11 +1,14 @@
-"""POST /api/v1/tickets: the operator's systems report each handled ticket."""
+"""POST /api/v1/tickets and /api/v1/tickets/batch: the operator's systems report handled tickets."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
 from core.accounts import api_key_valid
 from core.db import db
+from tickets.batch import intake_batch
 from tickets.services import intake_ticket, validate_ticket
+
+BATCH_LIMIT = 1000
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -37,3 +40,29 @@ def create_ticket():
         return jsonify(error="invalid ticket", errors=errors), 400
     result = intake_ticket(clean)
     return jsonify(result.as_json()), 201 if result.created else 200
+
+
+@bp.post("/tickets/batch")
+def create_tickets():
+    """Up to BATCH_LIMIT tickets: {"tickets": [...]}. Each item is validated alone and answered
+    in `results` by its index, with the status the single endpoint would give it: 201 stored,
+    200 a repeat, 400 with field errors (a bad item changes nothing, the good ones are stored).
+    The request itself answers 200 unless its envelope is wrong."""
+    body = request.get_json(silent=True)
+    items = body.get("tickets") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= BATCH_LIMIT:
+        return jsonify(error=f"the body must be a JSON object with \"tickets\": a list of 1 to {BATCH_LIMIT} tickets",
+                       errors={"tickets": f"must be a list of 1 to {BATCH_LIMIT} tickets"}), 400
+    results: list[dict | None] = [None] * len(items)
+    good = []
+    for index, item in enumerate(items):
+        clean, errors = validate_ticket(item)
+        if errors:
+            results[index] = {"index": index, "status": 400, "errors": errors}
+        else:
+            good.append((index, clean))
+    for (index, _), intake in zip(good, intake_batch([c for _, c in good]), strict=True):
+        results[index] = {"index": index, "status": 201 if intake.created else 200, **intake.as_json()}
+    counts = {name: sum(r["status"] == code for r in results)
+              for name, code in (("created", 201), ("repeated", 200), ("refused", 400))}
+    return jsonify(results=results, **counts), 200

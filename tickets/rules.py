@@ -1,6 +1,7 @@
 """When and how a customer is invited: delay, allowed hours, cap, channel (SPEC "Flow" 2)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,8 +50,10 @@ def within_cap(customer_id: int, send_at: datetime, rules: dict[str, Any]) -> bo
 
 
 def plan_invitation(ticket_kind: str, handled_at: datetime, customer: Customer,
-                    rules: dict[str, Any]) -> tuple[datetime, str | None, str | None]:
-    """(send_at, channel, suppressed_reason): a reason means no invitation goes out."""
+                    rules: dict[str, Any], capped: Callable[[int, datetime, dict[str, Any]], bool] = within_cap,
+                    ) -> tuple[datetime, str | None, str | None]:
+    """(send_at, channel, suppressed_reason): a reason means no invitation goes out. `capped`
+    says whether another invitation is near (batch intake answers it from memory)."""
     send_at = invitation_send_time(handled_at, customer, rules)
     if ticket_kind not in rules["survey_kinds"]:
         return send_at, None, "kind"
@@ -59,6 +62,6 @@ def plan_invitation(ticket_kind: str, handled_at: datetime, customer: Customer,
     channel = choose_channel(customer, rules)
     if channel is None:
         return send_at, None, "no_contact"
-    if within_cap(customer.id, send_at, rules):
+    if capped(customer.id, send_at, rules):
         return send_at, channel, "cap"
     return send_at, channel, None

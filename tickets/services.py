@@ -80,7 +80,7 @@ def validate_ticket(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
     handled = body.get("handled_at")
     try:
         clean["handled_at"] = parse_iso(handled) if isinstance(handled, str) else None
-    except ValueError:
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-08:00 overflows in UTC
         clean["handled_at"] = None
     if clean["handled_at"] is None or clean["handled_at"].year < 2000:
         errors["handled_at"] = "must be an ISO 8601 date-time after 2000, e.g. 2026-11-25T09:30:00+08:00"

@@ -1,0 +1,229 @@
+"""Bulk intake: the batch API, import-tickets and import-responses in chunks, the CSV hardening
+of issue 12 item 9 (encodings, overflowing and future dates, duplicates)."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from callbacks.models import CallbackTask, TaskEvent
+from core.db import db, utcnow
+from surveys.models import Answer, Invitation, Response
+from tickets.models import Customer, Ticket
+
+AUTH = {"Authorization": "Bearer test-api-key"}
+TICKET_HEADER = "external_id,kind,handled_at,customer_id,customer_name,phone,email,locale,category,region,agent,channel\n"
+RESPONSE_HEADER = ("respondent,channel,answered_at,ticket_kind,region,agent,overall,attitude,efficiency,"
+                   "stability,after_sales,nps,resolved,callback,comment\n")
+
+
+def count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def bodies():
+    """Tickets that exercise every rule: repeat customers within the cap, night-time handling
+    (quiet hours), kinds without a survey, complaints' three tasks, e-mail-only and
+    contactless customers, details that change between a customer's tickets."""
+    base = utcnow() - timedelta(days=3)
+    kinds = ("business", "fault", "inquiry", "complaint")
+    out = []
+    for i in range(24):
+        person = f"C{i % 7}"
+        customer = {"id": person, "name": f"客户{i % 7}", "locale": "en" if i % 5 == 0 else "zh-CN"}
+        if i % 7 != 6:
+            customer["phone"] = f"+86138000000{i % 7:02d}"
+        if i % 7 == 3 or i == 20:
+            customer["email"] = f"c{i % 7}.{i}@example.cn"
+        out.append({"external_id": f"T{i}", "kind": kinds[i % 4], "customer": customer,
+                    "handled_at": (base + timedelta(hours=7 * i)).isoformat() + "Z",
+                    "region": "上海" if i % 2 else "北京", "agent": f"A{i % 3}"})
+    return out
+
+
+def snapshot():
+    invitations = {i.ticket.external_id: (i.channel, i.state, i.suppressed_reason, i.send_at, i.expires_at)
+                   for i in db.session.scalars(select(Invitation))}
+    tasks = sorted((t.ticket.external_id, t.kind, t.due_at, t.priority, t.state)
+                   for t in db.session.scalars(select(CallbackTask)))
+    customers = {c.external_id: (c.name, c.phone, c.email, c.locale) for c in db.session.scalars(select(Customer))}
+    return invitations, tasks, customers, count(TaskEvent)
+
+
+def clear():
+    for model in (TaskEvent, CallbackTask, Invitation, Ticket, Customer):
+        db.session.execute(model.__table__.delete())
+    db.session.commit()
+
+
+def opted_out_customer():
+    db.session.add(Customer(external_id="C2", name="退订", phone="+8613800000002", opted_out_at=utcnow()))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("stored_first", [0, 9])
+def test_batch_intake_plans_what_one_by_one_intake_plans(ctx, stored_first):
+    from tickets.batch import intake_batch
+    from tickets.services import intake_ticket, validate_ticket
+    cleans = [validate_ticket(b)[0] for b in bodies()]
+    opted_out_customer()
+    for clean in cleans:
+        intake_ticket(clean)
+    one_by_one = snapshot()
+    assert {s for _, s, _, _, _ in one_by_one[0].values()} == {"scheduled", "suppressed"}
+    assert {r for *_, r, _, _ in one_by_one[0].values()} >= {None, "cap", "opted_out", "no_contact"}
+    clear()
+    opted_out_customer()
+    for clean in cleans[:stored_first]:  # some already there: the cap must see their invitations
+        intake_ticket(clean)
+    results = intake_batch(cleans[stored_first:])
+    assert snapshot() == one_by_one
+    assert all(r.created for r in results)
+    shown = results[-1].as_json()  # the answer names the stored rows
+    stored = db.session.scalar(select(Ticket).where(Ticket.external_id == "T23"))
+    assert shown["ticket"]["id"] == stored.id
+    assert shown["callback_tasks"][0]["id"] == db.session.scalar(
+        select(CallbackTask.id).where(CallbackTask.ticket_id == stored.id))
+
+
+def test_batch_api_answers_each_item_by_index_and_is_idempotent(ctx, client):
+    items = bodies()[:3]
+    items.insert(1, {**items[0], "external_id": "BAD ID", "kind": "praise"})
+    items.append(items[2])  # the same ticket twice in one batch
+    first = client.post("/api/v1/tickets/batch", json={"tickets": items}, headers=AUTH)
+    assert first.status_code == 200
+    data = first.get_json()
+    assert [r["status"] for r in data["results"]] == [201, 400, 201, 201, 200]
+    assert [r["index"] for r in data["results"]] == [0, 1, 2, 3, 4]
+    assert set(data["results"][1]["errors"]) == {"external_id", "kind"}
+    assert (data["created"], data["repeated"], data["refused"]) == (3, 1, 1)
+    assert data["results"][0]["invitation"]["state"] == "scheduled"
+    assert data["results"][4]["ticket"] == data["results"][2]["ticket"]
+    assert count(Ticket) == 3 and count(Invitation) == 3
+    again = client.post("/api/v1/tickets/batch", json={"tickets": items}, headers=AUTH).get_json()
+    assert [r["status"] for r in again["results"]] == [200, 400, 200, 200, 200]
+    assert [r.get("ticket") for r in again["results"]] == [r.get("ticket") for r in data["results"]]
+    assert [r.get("invitation") for r in again["results"]] == [r.get("invitation") for r in data["results"]]
+    assert count(Ticket) == 3 and count(Invitation) == 3
+
+
+@pytest.mark.parametrize("body", [None, [], {"tickets": []}, {"tickets": "x"}, {"tickets": [{}] * 1001}])
+def test_batch_api_refuses_a_wrong_envelope(ctx, client, body):
+    response = client.post("/api/v1/tickets/batch", json=body, headers=AUTH)
+    assert response.status_code == 400 and "tickets" in response.get_json()["errors"]
+    assert count(Ticket) == 0
+
+
+def test_batch_api_needs_a_key_and_is_described(ctx, client):
+    assert client.post("/api/v1/tickets/batch", json={"tickets": bodies()[:1]}).status_code == 401
+    assert count(Ticket) == 0
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["paths"]["/tickets/batch"]["post"]["requestBody"]
+
+
+def run_import(app, kind, path):
+    return app.test_cli_runner().invoke(args=[f"import-{kind}", str(path)])
+
+
+def test_import_tickets_in_chunks_refuses_repeats_and_future_dates(app, ctx, tmp_path, monkeypatch):
+    monkeypatch.setattr("core.csvimport.CHUNK", 2)
+    handled = (utcnow() - timedelta(hours=5)).isoformat()
+    future = (utcnow() + timedelta(days=2)).isoformat()
+    path = tmp_path / "tickets.csv"
+    path.write_text(TICKET_HEADER +  # chunks of two: lines 2-3, 4-5, 6-7, 8-9
+                    f"T1,fault,{handled},C1,张三,+8613800000001,,zh-CN,宽带断网,上海,A02,APP\n"
+                    f"T1,fault,{handled},C1,张三,+8613800000001,,zh-CN,,,,\n"
+                    f"T2,fault,{future},C2,李四,+8613800000002,,zh-CN,,,,\n"
+                    f"T3,complaint,{handled},C1,张三,+8613800000001,,zh-CN,,,,\n"
+                    f"T1,fault,{handled},C1,张三,+8613800000001,,zh-CN,,,,\n"
+                    f"T4,fault,9999-12-31T23:59:59-08:00,C4,王五,+8613800000004,,zh-CN,,,,\n"
+                    f"T5,inquiry,{handled},C5,赵六,+8613800000005,,zh-CN,,,,\n"
+                    f"T5,inquiry,{handled},C5,赵六,+8613800000005,,zh-CN,,,,\n", encoding="utf-8")
+    result = run_import(app, "tickets", path)
+    assert "line 3: external_id T1 repeats line 2" in result.output
+    assert "line 4: handled_at is in the future" in result.output
+    assert "line 6: external_id T1 was already imported" in result.output
+    assert "line 7: handled_at must be an ISO 8601 date-time" in result.output
+    assert "line 9: external_id T5 repeats line 8" in result.output
+    assert "imported 3 tickets, skipped 5 bad row(s)" in result.output and result.exit_code == 0
+    assert sorted(db.session.scalars(select(Ticket.external_id))) == ["T1", "T3", "T5"]
+    assert sorted(db.session.scalars(select(CallbackTask.kind))) == [
+        "complaint_accept", "complaint_feedback", "complaint_investigate"] and count(TaskEvent) == 3
+    assert sorted((i.ticket.external_id, i.state, i.suppressed_reason)
+                  for i in db.session.scalars(select(Invitation))) == [
+        ("T1", "scheduled", None), ("T3", "suppressed", "cap"), ("T5", "scheduled", None)]
+    again = run_import(app, "tickets", path)
+    assert "imported 0 tickets, skipped 8 bad row(s)" in again.output and again.exit_code == 1
+    assert count(Ticket) == 3
+
+
+def test_import_tickets_reads_a_gbk_file(app, ctx, tmp_path):
+    handled = (utcnow() - timedelta(hours=5)).isoformat()
+    path = tmp_path / "gbk.csv"
+    path.write_bytes((TICKET_HEADER + f"T1,fault,{handled},C1,张三丰,+8613800000001,,zh-CN,宽带断网,上海,A02,营业厅\n")
+                     .encode("gbk"))
+    result = run_import(app, "tickets", path)
+    assert "imported 1 tickets, skipped 0 bad row(s) (read as gb18030)" in result.output, result.output
+    ticket = db.session.scalar(select(Ticket))
+    assert (ticket.category, ticket.region, ticket.channel, ticket.customer.name) == ("宽带断网", "上海", "营业厅", "张三丰")
+
+
+def response_row(respondent, answered_at, comment=""):
+    return f"{respondent},web,{answered_at},fault,上海,A01,4,5,4,3,4,9,yes,,{comment}\n"
+
+
+def test_import_responses_reports_every_bad_row_and_lands_the_rest(app, ctx, tmp_path, monkeypatch):
+    monkeypatch.setattr("core.csvimport.CHUNK", 2)
+    future = (utcnow() + timedelta(days=1)).isoformat()
+    path = tmp_path / "responses.csv"
+    path.write_text(RESPONSE_HEADER
+                    + response_row("R1", "2026-10-01T10:00:00+08:00", "很好")
+                    + response_row("R2", "9999-12-31T23:59:59-08:00")   # overflows in UTC
+                    + response_row("R3", "2026-10-02T10:00:00+08:00")
+                    + response_row("R1", "2026-10-01T02:00:00Z")        # R1 again, another chunk
+                    + response_row("R4", future)
+                    + response_row("", "2026-10-03T10:00:00+08:00")     # anonymous: not compared
+                    + response_row("R5", "2026-10-03T10:00:00+08:00")   # chunks of two: 8-9
+                    + response_row("R5", "2026-10-03T10:00:00+08:00")
+                    + response_row("", "2026-10-03T10:00:00+08:00"), encoding="utf-8")
+    result = run_import(app, "responses", path)
+    assert "line 3: answered_at must be an ISO 8601 date-time" in result.output
+    assert "line 5: a response of this respondent at this answered_at is already stored" in result.output
+    assert "line 6: answered_at is in the future" in result.output
+    assert "line 9: repeats line 8 (same respondent and answered_at)" in result.output
+    assert "imported 5 responses, skipped 4 bad row(s)" in result.output
+    assert sorted(db.session.scalars(select(Response.respondent))) == ["", "", "R1", "R3", "R5"]
+    assert count(Answer) == 5 * 7 + 1  # seven answered questions each, R1's comment
+    r1 = db.session.scalar(select(Response).where(Response.respondent == "R1"))
+    assert r1.answer_map()["comment"] == "很好" and r1.satisfaction_index == pytest.approx((100 + 75 + 50 + 75) / 4)
+    assert r1.completed_at.isoformat() == "2026-10-01T02:00:00" and r1.overall == 4 and r1.resolved is True
+    again = run_import(app, "responses", path)
+    assert "imported 2 responses" in again.output  # only the two anonymous rows: nothing to compare
+    assert count(Response) == 7
+
+
+def test_import_responses_reads_gbk_and_refuses_undecodable_lines(app, ctx, tmp_path):
+    path = tmp_path / "gbk.csv"
+    path.write_bytes((RESPONSE_HEADER + response_row("R1", "2026-10-01T10:00:00+08:00", "师傅上门很及时")
+                      + response_row("R2", "2026-10-01T11:00:00+08:00", "满意")).encode("gb18030"))
+    result = run_import(app, "responses", path)
+    assert "imported 2 responses, skipped 0 bad row(s) (read as gb18030)" in result.output, result.output
+    assert db.session.scalar(select(Answer.value_text).where(Answer.question_key == "comment")
+                             .order_by(Answer.id)) == "师傅上门很及时"
+    mixed = tmp_path / "mixed.csv"
+    good = "".join(response_row(f"U{n}", f"2026-10-02T10:{n:02d}:00+08:00", "好") for n in range(30))
+    mixed.write_bytes((RESPONSE_HEADER + good).encode("utf-8")  # one stray GBK line in a UTF-8 file
+                      + response_row("R4", "2026-10-02T11:00:00+08:00", "差").encode("gbk")
+                      + response_row("R5", "2026-10-02T12:00:00+08:00", "好").encode("utf-8"))
+    result = run_import(app, "responses", mixed)
+    assert "line 32: holds bytes that are not valid utf-8: save the file as UTF-8" in result.output, result.output
+    assert "imported 31 responses, skipped 1 bad row(s)" in result.output
+    assert "R4" not in set(db.session.scalars(select(Response.respondent)))
+
+
+def test_an_unrecognisable_file_is_refused_by_name_without_a_traceback(app, ctx, tmp_path):
+    path = tmp_path / "utf16.csv"
+    path.write_bytes((RESPONSE_HEADER + response_row("R1", "2026-10-01T10:00:00+08:00")).encode("utf-16"))
+    result = run_import(app, "responses", path)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the file is neither UTF-8 nor GB18030/GBK" in result.output and "save it as UTF-8" in result.output
+    assert count(Response) == 0

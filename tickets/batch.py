@@ -1,0 +1,193 @@
+"""Batch intake: many validated tickets stored and planned in one transaction, with the same
+rules as `intake_ticket` (invitation delay, quiet hours, channel, cap; callback tasks and their
+deadlines), for `import-tickets` and `POST /api/v1/tickets/batch`.
+
+Tickets are planned in order in memory (each sees the customer details and invitations of the
+ones before it, as one-by-one intake would), then written with COPY / executemany. Should
+another writer store one of the same tickets or customers meanwhile, the batch is rolled back
+and taken one ticket at a time through `intake_ticket`, which is idempotent."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from callbacks.deadlines import callbacks_for_ticket, deadline
+from callbacks.models import KIND_PRIORITY, CallbackTask, TaskEvent
+from core.bulk import insert_rows, reserve_ids
+from core.db import db, is_postgres, utcnow
+from core.settings import get_rules
+from surveys.models import Invitation
+from surveys.services import latest_version, new_token
+from tickets.models import Customer, Ticket
+from tickets.rules import plan_invitation
+from tickets.services import SHORT_FIELDS, Intake, intake_ticket
+
+CUSTOMER_FIELDS = ("name", "phone", "email", "locale")
+
+
+class _Plan:
+    """The rows a batch will write, and the customers and invitations it has seen so far."""
+
+    def __init__(self, rules: dict[str, Any], now: datetime):
+        self.rules, self.now = rules, now
+        self.window = timedelta(days=int(rules["cap_days"]))
+        self.customers: dict[str, Any] = {}   # external id -> Customer or a new one's namespace
+        self.sends: dict[int, list[datetime]] = defaultdict(list)  # customer id -> send_at
+        self.new_customers: list[SimpleNamespace] = []
+        self.tickets: list[dict] = []
+        self.invitations: list[dict] = []
+        self.tasks: list[dict] = []
+
+    def capped(self, customer_id: int, send_at: datetime, _rules: dict) -> bool:
+        return any(abs(s - send_at) < self.window for s in self.sends[customer_id])
+
+
+def _load_customers(plan: _Plan, cleans: list[dict[str, Any]]) -> None:
+    """The batch's stored customers (locked on PostgreSQL, as single intake locks them for the
+    cap) and their invitations near the batch's dates."""
+    ids = {c["customer"]["id"] for c in cleans}
+    query = select(Customer).where(Customer.external_id.in_(ids))
+    if is_postgres():
+        query = query.with_for_update()
+    for customer in db.session.scalars(query):
+        plan.customers[customer.external_id] = customer
+    stored = [c.id for c in plan.customers.values()]
+    if stored:
+        since = min(c["handled_at"] for c in cleans) - plan.window
+        for customer_id, send_at in db.session.execute(
+                select(Invitation.customer_id, Invitation.send_at)
+                .where(Invitation.customer_id.in_(stored), Invitation.state != "suppressed",
+                       Invitation.send_at > since)):
+            plan.sends[customer_id].append(send_at)
+
+
+def _customer(plan: _Plan, c: dict[str, Any], new_ids: list[int]) -> Any:
+    """The ticket's customer with this ticket's details applied (non-empty ones win)."""
+    customer = plan.customers.get(c["id"])
+    if customer is None:
+        customer = SimpleNamespace(id=new_ids.pop(), external_id=c["id"], name="", phone=None, email=None,
+                                   locale="zh-CN", timezone="Asia/Shanghai", preferred_channel=None,
+                                   opted_out_at=None)
+        plan.customers[c["id"]] = customer
+        plan.new_customers.append(customer)
+    for attr in CUSTOMER_FIELDS:
+        if c.get(attr) and getattr(customer, attr) != c[attr]:
+            setattr(customer, attr, c[attr])  # a stored Customer is updated by the ORM's flush
+    return customer
+
+
+def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: Any,
+                 version_id: int) -> Intake:
+    rules = plan.rules
+    ticket = {"id": ticket_id, "external_id": clean["external_id"], "kind": clean["kind"],
+              "handled_at": clean["handled_at"], "customer_id": customer.id, "received_at": plan.now,
+              **{name: clean.get(name) or "" for name in SHORT_FIELDS}}
+    plan.tickets.append(ticket)
+    result = Intake(ticket=SimpleNamespace(**ticket), created=True)
+    send_at, channel, reason = plan_invitation(clean["kind"], clean["handled_at"], customer, rules,
+                                               capped=plan.capped)
+    if reason != "kind":
+        invitation = {"token": new_token(), "customer_id": customer.id, "ticket_id": ticket_id,
+                      "version_id": version_id, "channel": channel or "none",
+                      "state": "suppressed" if reason else "scheduled", "suppressed_reason": reason,
+                      "send_at": send_at, "skipped": [], "created_at": plan.now,
+                      "expires_at": send_at + timedelta(days=int(rules["link_expiry_days"]))}
+        plan.invitations.append(invitation)
+        result.invitation = SimpleNamespace(id=None, **invitation)
+        if not reason:
+            plan.sends[customer.id].append(send_at)
+    for kind in callbacks_for_ticket(clean["kind"], rules):
+        task = {"kind": kind, "customer_id": customer.id, "ticket_id": ticket_id, "state": "open",
+                "due_at": deadline(kind, clean["handled_at"], rules, customer.timezone),
+                "priority": KIND_PRIORITY[kind], "created_at": plan.now}
+        plan.tasks.append(task)
+        result.tasks.append(SimpleNamespace(id=None, **task))
+    return result
+
+
+def _write(plan: _Plan, results: list[Intake]) -> None:
+    insert_rows(Customer.__table__, [vars(c) for c in plan.new_customers])
+    db.session.flush()  # updates of stored customers
+    insert_rows(Ticket.__table__, plan.tickets)
+    invitation_ids = reserve_ids(Invitation.__table__, len(plan.invitations))
+    task_ids = reserve_ids(CallbackTask.__table__, len(plan.tasks))
+    for row, new_id in zip(plan.invitations, invitation_ids, strict=True):
+        row["id"] = new_id
+    for row, new_id in zip(plan.tasks, task_ids, strict=True):
+        row["id"] = new_id
+    insert_rows(Invitation.__table__, plan.invitations)
+    insert_rows(CallbackTask.__table__, plan.tasks)
+    insert_rows(TaskEvent.__table__, [{"task_id": t["id"], "at": plan.now, "kind": "created",
+                                       "detail": t["kind"]} for t in plan.tasks])
+    invitations, tasks = iter(plan.invitations), iter(plan.tasks)  # the ids the answer shows
+    for result in results:
+        if result.invitation is not None:
+            result.invitation.id = next(invitations)["id"]
+        for task in result.tasks:
+            task.id = next(tasks)["id"]
+
+
+def _existing(cleans: list[dict[str, Any]]) -> dict[str, Intake]:
+    """What was scheduled for the tickets already stored (a repeat gets the first answer)."""
+    tickets = {t.external_id: t for t in db.session.scalars(
+        select(Ticket).where(Ticket.external_id.in_({c["external_id"] for c in cleans})))}
+    if not tickets:
+        return {}
+    by_id = {t.id: Intake(ticket=t, created=False) for t in tickets.values()}
+    for invitation in db.session.scalars(select(Invitation).where(Invitation.ticket_id.in_(by_id))):
+        by_id[invitation.ticket_id].invitation = invitation
+    for task in db.session.scalars(select(CallbackTask).where(CallbackTask.ticket_id.in_(by_id))
+                                   .order_by(CallbackTask.id)):
+        by_id[task.ticket_id].tasks.append(task)
+    return {t.external_id: by_id[t.id] for t in tickets.values()}
+
+
+def _intake(cleans: list[dict[str, Any]], rules: dict[str, Any]) -> list[Intake]:
+    version = latest_version(rules["questionnaire"])
+    if version is None:
+        raise RuntimeError(f"questionnaire {rules['questionnaire']!r} is not imported: run init-db")
+    done = _existing(cleans)
+    fresh, seen = [], set(done)
+    for clean in cleans:  # the first of repeats, in order
+        if clean["external_id"] not in seen:
+            seen.add(clean["external_id"])
+            fresh.append(clean)
+    plan = _Plan(rules, utcnow())
+    _load_customers(plan, fresh)
+    new_ids = reserve_ids(Customer.__table__, len({c["customer"]["id"] for c in fresh}
+                                                  - set(plan.customers)))[::-1]
+    ticket_ids = reserve_ids(Ticket.__table__, len(fresh))
+    created = []
+    for clean, ticket_id in zip(fresh, ticket_ids, strict=True):
+        customer = _customer(plan, clean["customer"], new_ids)
+        created.append(_plan_ticket(plan, clean, ticket_id, customer, version.id))
+    _write(plan, created)
+    done.update({r.ticket.external_id: r for r in created})
+    results, seen = [], set()
+    for clean in cleans:
+        result = done[clean["external_id"]]
+        results.append(replace(result, created=False) if clean["external_id"] in seen else result)
+        seen.add(clean["external_id"])
+    return results
+
+
+def intake_batch(cleans: list[dict[str, Any]], rules: dict[str, Any] | None = None) -> list[Intake]:
+    """Stores validated tickets (`validate_ticket`'s output) and schedules what follows each, in
+    one transaction; returns one Intake per item, in order. Idempotent on external_id: a ticket
+    already stored, or repeated in the batch, comes back with created=False and what it got."""
+    rules = rules or get_rules()
+    if not cleans:
+        return []
+    try:
+        results = _intake(cleans, rules)
+        db.session.commit()
+        return results
+    except IntegrityError:
+        db.session.rollback()  # another writer stored one of these meanwhile
+        return [intake_ticket(clean, rules) for clean in cleans]
