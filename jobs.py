@@ -15,6 +15,7 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
     from admin.retention import anonymise_old_responses
     from callbacks.services import escalate_overdue, reopen_waiting
     from channels.services import deliver_due
+    from integrations.webhooks import deliver_webhooks
     from reports.actions import notify_overdue
     from reports.scheduled import generate_due_reports
     from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
@@ -23,6 +24,7 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
         "send_invitations": drain_due_invitations,
         "send_reminders": send_reminders,
         "deliver_messages": deliver_due,
+        "deliver_webhooks": deliver_webhooks,
         "expire_invitations": expire_invitations,
         "reopen_callbacks": reopen_waiting,
         "escalate_overdue": lambda now: len(escalate_overdue(now)),

@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import db, utcnow
+from core.timeutil import iso_utc
 
 TASK_KINDS = ("post_handling", "complaint_accept", "complaint_investigate",
               "complaint_feedback", "detractor")
@@ -53,6 +54,15 @@ class CallbackTask(db.Model):
     owner = relationship("User")
     attempts: Mapped[list[Attempt]] = relationship(back_populates="task", order_by="Attempt.at")
     events: Mapped[list[TaskEvent]] = relationship(order_by="TaskEvent.at")
+
+    def as_json(self) -> dict:
+        """What integrators see of a task (the tasks API and the task.* webhooks)."""
+        return {"id": self.id, "kind": self.kind, "state": self.state, "tier": self.tier,
+                "ticket_external_id": self.ticket.external_id if self.ticket else None,
+                "response_id": self.response_id, "due_at": iso_utc(self.due_at),
+                "created_at": iso_utc(self.created_at), "met_at": iso_utc(self.met_at),
+                "closed_at": iso_utc(self.closed_at), "resolution_category": self.resolution_category,
+                "resolved": self.resolved}
 
 
 class Attempt(db.Model):

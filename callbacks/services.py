@@ -21,6 +21,7 @@ from callbacks.models import (
     TaskEvent,
 )
 from core.db import db, is_postgres, utcnow
+from core.events import publish
 from core.i18n import STAFF_LOCALE, in_locale
 from core.labels import label
 from core.settings import get_rules
@@ -40,6 +41,7 @@ def create_task(kind: str, customer_id: int, due_at: datetime, *, ticket_id: int
     db.session.add(task)
     db.session.flush()
     db.session.add(TaskEvent(task_id=task.id, kind="created", detail=kind))
+    publish("task.created", task.as_json())
     return task
 
 
@@ -124,6 +126,7 @@ def record_attempt(task: CallbackTask, user_id: int, outcome: str, notes: str = 
 def _finish(task: CallbackTask, state: str, now: datetime) -> None:
     task.state, task.closed_at, task.next_attempt_at = state, now, None
     db.session.add(TaskEvent(task_id=task.id, kind=state, at=now))
+    publish("task.closed", task.as_json(), now=now)
 
 
 def close(task: CallbackTask, user_id: int, resolution_category: str, resolved: bool,

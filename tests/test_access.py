@@ -6,12 +6,12 @@ import pytest
 
 from tests.conftest import csrf_token, login
 
-PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login",
+PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login", "auth.second_factor", "auth.enrol",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
           "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket",
           "api.create_tickets"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
-    "auth.logout": {"agent", "manager"},
+    "auth.logout": {"agent", "manager"}, "auth.change_password": {"agent", "manager"},
     "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},
     "callbacks.release_task": {"agent"}, "callbacks.call_customer": {"agent"}, "callbacks.add_attempt": {"agent"}, "callbacks.close_task": {"agent"},
     "callbacks.supervisor": {"manager"},
