@@ -18,7 +18,9 @@ ZH = {
     "anonymised old responses": "匿名化旧答卷", "retried a message": "重发消息",
     "viewed a customer's phone number": "查看客户电话号码", "recorded a call": "记录通话",
     "closed a task": "关闭任务", "entered an interview": "录入访谈", "exported responses": "导出答卷",
-    "generated a report": "生成报告", ", ": "、",
+    "generated a report": "生成报告", "signed out": "退出登录", "changed the password": "修改密码",
+    "set up two-step sign-in": "设置两步验证登录", "created an improvement action": "创建改进行动",
+    "changed an improvement action's state": "更新改进行动状态", "failed sign-in": "登录失败", ", ": "、",
     # callbacks
     "Only my tasks": "只看我的任务", "%(n)s tasks": "共 %(n)s 个任务", "tier %(n)s": "第 %(n)s 级",
     "only a claimed task can be released": "只有已领取的任务才能退回",
