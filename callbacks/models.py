@@ -9,7 +9,7 @@ from core.db import db, utcnow
 from core.timeutil import iso_utc
 
 TASK_KINDS = ("post_handling", "complaint_accept", "complaint_investigate",
-              "complaint_feedback", "detractor")
+              "complaint_feedback", "complaint_followup", "detractor")
 # open -> claimed -> in_progress -> done | unreachable; waiting = "call back later at T";
 # escalated = overdue, moved a tier up and back in the pool.
 ACTIVE_STATES = ("open", "claimed", "in_progress", "waiting", "escalated")
@@ -20,8 +20,9 @@ OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "call_back_later")
 RESOLUTION_CATEGORIES = ("resolved", "explained", "compensated", "transferred",
                          "not_resolved", "customer_declined")
 # Which milestone meets the deadline: the first reached contact, or the task's closure.
-MET_BY_CLOSURE = ("complaint_investigate", "complaint_feedback")
+MET_BY_CLOSURE = ("complaint_investigate", "complaint_feedback", "complaint_followup")
 KIND_PRIORITY = {"complaint_accept": 1, "complaint_feedback": 1, "complaint_investigate": 2,
+                 "complaint_followup": 1,
                  "detractor": 2, "post_handling": 3}
 
 

@@ -17,6 +17,7 @@ LABELS: dict[str, dict[str, object]] = {
     "task_kind": {"post_handling": _l("Post-handling callback"), "complaint_accept": _l("Complaint: accept"),
                   "complaint_investigate": _l("Complaint: investigate"),
                   "complaint_feedback": _l("Complaint: feed back result"),
+                  "complaint_followup": _l("Complaint: second follow-up"),
                   "detractor": _l("Unhappy respondent follow-up")},
     "task_state": {"open": _l("open"), "claimed": _l("claimed"), "in_progress": _l("in progress"),
                    "waiting": _l("waiting to call back"), "escalated": _l("escalated"), "done": _l("done"),
