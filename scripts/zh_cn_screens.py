@@ -19,7 +19,11 @@ ZH = {
     "viewed a customer's phone number": "查看客户电话号码", "recorded a call": "记录通话",
     "closed a task": "关闭任务", "entered an interview": "录入访谈", "exported responses": "导出答卷",
     "generated a report": "生成报告", "signed out": "退出登录", "changed the password": "修改密码",
-    "set up two-step sign-in": "设置两步验证登录", "created an improvement action": "创建改进行动",
+    "set up two-step sign-in": "设置两步验证登录",
+    "attached a file to a complaint": "上传投诉附件", "downloaded a complaint file": "下载投诉附件",
+    "completed a complaint stage": "完成投诉处理环节", "extended a complaint deadline": "延长投诉时限",
+    "reopened a complaint": "重新打开投诉", "sent a complaint's written result": "发送投诉书面处理结果",
+    "recorded a complaint re-check": "记录投诉复核", "exported the complaint ledger": "导出投诉台账", "edited a complaint's content": "编辑投诉内容", "created an improvement action": "创建改进行动",
     "changed an improvement action's state": "更新改进行动状态", "failed sign-in": "登录失败", ", ": "、",
     # callbacks
     "Only my tasks": "只看我的任务", "%(n)s tasks": "共 %(n)s 个任务", "tier %(n)s": "第 %(n)s 级",

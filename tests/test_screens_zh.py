@@ -23,7 +23,7 @@ ALLOWED = {"Huifang", "English", "CSAT", "NPS", "PDF", "CSV", "JSON", "Excel", "
            "Twilio", "SMTP", "E.164", "Wilson", "Pearson", "z", "p", "n", "s", "APP", "Asia/Shanghai",
            "CRM", "ID", "SLA", "r",
            "R", "t", "Johnson", "Welch", "TF-IDF", "VADER", "jieba",  # method notes name their methods
-           "STOP", "START", "HELP", "Admin", "Agent", "Manager", "kB", "KB",
+           "STOP", "START", "HELP", "Admin", "Agent", "Manager", "kB", "KB", "MB",
            "en"}  # what an admin types after a report recipient's address for English
 # People's own words in the demo data (names, comments) are data, not interface.
 DATA = re.compile(r"\S+@\S+|https?://\S+|/s/\S+|\S*\d\S*")
