@@ -68,4 +68,6 @@ ZH = {
     "Very dissatisfied": "非常不满意", "Dissatisfied": "不满意", "Neutral": "一般", "Satisfied": "满意",
     "Very satisfied": "非常满意", "Not at all likely": "完全不可能", "Extremely likely": "非常可能",
     "Previous page": "上一页", "Next page": "下一页",
+    "added a webhook endpoint": "添加 Webhook 接收端", "switched a webhook endpoint on or off": "启用或停用 Webhook 接收端",
+    "redelivered a webhook event": "重新推送 Webhook 事件",
 }

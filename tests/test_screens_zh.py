@@ -24,6 +24,7 @@ ALLOWED = {"Huifang", "English", "CSAT", "NPS", "PDF", "CSV", "JSON", "Excel", "
            "CRM", "ID", "SLA", "r",
            "R", "t", "Johnson", "Welch", "TF-IDF", "VADER", "jieba",  # method notes name their methods
            "STOP", "START", "HELP", "Admin", "Agent", "Manager", "kB", "KB", "MB",
+           "Webhook", "Webhooks", "Standard",  # the technical term, and the "Standard Webhooks" specification
            "en"}  # what an admin types after a report recipient's address for English
 # People's own words in the demo data (names, comments) are data, not interface.
 DATA = re.compile(r"\S+@\S+|https?://\S+|/s/\S+|\S*\d\S*")
@@ -37,8 +38,12 @@ def _demo_data_strings() -> list[str]:
 
 def foreign_words(texts: list[str]) -> list[str]:
     """English words or codes left in zh-CN text."""
+    from core.accounts import API_SCOPES  # integrators configure these very strings
+
     found = []
     for text in texts:
+        for scope in API_SCOPES:
+            text = text.replace(scope, " ")
         for data in _demo_data_strings():
             text = text.replace(data, " ")
         text = DATA.sub(" ", text)
