@@ -70,4 +70,6 @@ ZH = {
     "Previous page": "上一页", "Next page": "下一页",
     "added a webhook endpoint": "添加 Webhook 接收端", "switched a webhook endpoint on or off": "启用或停用 Webhook 接收端",
     "redelivered a webhook event": "重新推送 Webhook 事件",
+    "reset someone's two-step sign-in": "重置他人的两步验证登录", "exported a customer's data": "导出客户数据",
+    "erased a customer's data": "删除客户数据", "restored a backup": "恢复备份",
 }
