@@ -213,3 +213,18 @@ def complete_response(response: Response, completed_at: datetime | None = None,
     count_in_rollups(response)
     db.session.commit()
     return True
+
+
+def readable_answers(response: Response, locale: str) -> list[tuple[str, str]]:
+    """(question text, answer in words) in the questionnaire's order, for staff pages."""
+    definition = definition_of(response.version)
+    answers = response.answer_map()
+    out = []
+    for question in definition.questions:
+        value = answers.get(question.key)
+        if value is None:
+            continue
+        options = dict(question.options(locale)) if question.type in ("yesno", "choice", "multi") else {}
+        words = ", ".join(options.get(v, v) for v in str(value).split(",")) if options else str(value)
+        out.append((question.label(locale), words))
+    return out
