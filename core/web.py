@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     jsonify,
     redirect,
     render_template,
