@@ -128,3 +128,12 @@ class ApiKeyForm(FlaskForm):
 
 class QuestionnaireForm(FlaskForm):
     definition = TextAreaField(_l("Definition (YAML)"), validators=[DataRequired(), Length(max=100_000)])
+
+
+class CustomerLookupForm(FlaskForm):
+    reference = StringField(_l("Customer ID or phone number"), validators=[DataRequired(), Length(max=64)])
+
+
+class EraseForm(FlaskForm):
+    confirm = StringField(_l("Type the customer's ID to confirm"), validators=[DataRequired(), Length(max=64)])
+
