@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tickets.services import E164
+from tickets.services import E164, EMAIL
 
 ROOT = Path(__file__).resolve().parent.parent
 # 422 is documented on every operation that answers it: well-formed values that contradict
@@ -52,6 +52,8 @@ def test_every_api_route_is_described(app, client):
     assert described == routes
     phone = document["components"]["schemas"]["Ticket"]["properties"]["customer"]["properties"]["phone"]
     assert phone["pattern"] == f"^({E164.pattern[1:-1]})?$"  # the code's pattern, or empty
+    email = document["components"]["schemas"]["Ticket"]["properties"]["customer"]["properties"]["email"]
+    assert email["pattern"] == "^$|" + EMAIL.pattern
 
 
 def test_the_description_and_the_intake_agree_at_the_edges(ctx, client):
