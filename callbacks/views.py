@@ -30,6 +30,7 @@ from core.accounts import audit
 from core.auth import role_required
 from core.db import db, utcnow
 from core.timeutil import from_local
+from core.web import page_arg
 from surveys.models import Response
 from tickets.models import Ticket
 
@@ -51,8 +52,8 @@ def _regions() -> list[str]:
 def work_list():
     form = FilterForm(request.args)
     form.region.choices += [(r, r) for r in _regions()]
-    page = max(request.args.get("page", 1, type=int), 1)
-    query = work_list_query(kind=form.kind.data or None, tier=int(form.tier.data) if form.tier.data else None,
+    page = page_arg()
+    query = work_list_query(kind=form.kind.data or None, tier=int(form.tier.data) if form.tier.data in ("1", "2", "3") else None,
                             region=form.region.data or None)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     tasks = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
