@@ -22,6 +22,7 @@ from wtforms.validators import ValidationError
 
 from core.db import db
 from core.i18n import SUPPORTED
+from core.text import without_surrogates
 
 bp = Blueprint("core", __name__)
 MAX_ID = 2**31 - 1  # PostgreSQL `integer`: a larger id in a path is simply not found
@@ -73,12 +74,29 @@ def healthz():
     return jsonify(status="ok", database="ok")
 
 
+def api_description() -> dict:
+    """OpenAPI 3.1 for every /api/v1 route: each area with API routes keeps the description of
+    its paths in `<area>/openapi.json`; they are merged here (read as files, so core imports
+    no area). A new path goes into its area's file."""
+    import json
+    from pathlib import Path
+
+    document: dict = {"openapi": "3.1.0", "paths": {}, "components": {}}
+    for part in sorted((Path(__file__).resolve().parent.parent).glob("*/openapi.json")):
+        fragment = json.loads(part.read_text())
+        for key in ("info", "servers"):
+            document.setdefault(key, fragment.get(key))
+        document["paths"].update(fragment.get("paths", {}))
+        for section, items in fragment.get("components", {}).items():
+            document["components"].setdefault(section, {}).update(items)
+    document["info"] = {**(document.get("info") or {}), "title": "Huifang API"}
+    return document
+
+
 @bp.route("/api/openapi.json")
 def openapi():
-    """The API description integrators (and the fuzz tests) work from."""
-    from pathlib import Path
-    return current_app.response_class((Path(__file__).parent.parent / "tickets" / "openapi.json").read_text(),
-                                      mimetype="application/json")
+    """The API description integrators (and the schemathesis and fuzz tests) work from."""
+    return jsonify(api_description())
 
 
 @bp.route("/lang/<code>", methods=["POST"])
@@ -122,8 +140,9 @@ PLAIN_ERROR = "出错了,请稍后再试。 Something went wrong. Please try aga
 
 
 class StrictJSONProvider(DefaultJSONProvider):
-    """Request bodies that cannot be stored or walked are bad requests (400), not crashes: a
-    lone surrogate (PostgreSQL refuses it), nesting deeper than any real body."""
+    """Request bodies that cannot be walked are bad requests (400), not crashes: nesting deeper
+    than any real body. Lone surrogates, which no database stores, become U+FFFD (as the ticket
+    API's fields do) in every JSON body."""
 
     MAX_DEPTH = 32
 
@@ -132,25 +151,25 @@ class StrictJSONProvider(DefaultJSONProvider):
             value = super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError("the JSON is nested too deeply") from None
-        _check_json(value, self.MAX_DEPTH)
+        if _check_json(value, self.MAX_DEPTH):
+            value = super().loads(without_surrogates(super().dumps(value, ensure_ascii=False)))
         return value
 
 
-def _check_json(value, max_depth: int) -> None:
-    stack = [(value, 0)]
+def _check_json(value, max_depth: int) -> bool:
+    """Raises ValueError when nested too deeply; True when a string holds a lone surrogate."""
+    stack, surrogates = [(value, 0)], False
     while stack:
         item, depth = stack.pop()
         if depth > max_depth:
             raise ValueError("the JSON is nested too deeply")
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("the JSON holds a lone surrogate") from None
+            surrogates = surrogates or without_surrogates(item) != item
         elif isinstance(item, dict):
             stack += [(k, depth + 1) for k in item] + [(v, depth + 1) for v in item.values()]
         elif isinstance(item, list):
             stack += [(v, depth + 1) for v in item]
+    return surrogates
 
 
 def refuse_nul_in_url() -> None:
