@@ -2,6 +2,7 @@
 (PostgreSQL refuses NUL outright), and phone numbers are E.164."""
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -18,6 +19,7 @@ def strip_control(value: str) -> str:
     return CONTROL.sub("", value)
 
 
+@functools.lru_cache(maxsize=20_000)  # bulk intake sees each customer's number many times
 def normalise_phone(raw: str) -> str | None:
     """E.164 or None."""
     if not re.fullmatch(r"\+[1-9]\d{6,14}", raw):

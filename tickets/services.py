@@ -1,6 +1,7 @@
 """Ticket intake: validate what the operator's systems report, then schedule what follows."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -67,6 +68,12 @@ def _text(value: Any, name: str, errors: dict, *, required: bool = False, max_le
     return value
 
 
+@functools.lru_cache(maxsize=20_000)  # bulk intake sees each customer's address many times
+def normal_email(address: str) -> str:
+    """The normalised address; EmailNotValidError when it is not one."""
+    return validate_email(address, check_deliverability=False).normalized
+
+
 def validate_ticket(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """Returns (clean ticket, field errors). Errors are keyed by field path, e.g. customer.phone."""
     errors: dict[str, str] = {}
@@ -105,7 +112,7 @@ def validate_ticket(body: Any) -> tuple[dict[str, Any], dict[str, str]]:
     c["email"] = None
     if email not in (None, ""):
         try:
-            c["email"] = validate_email(str(email), check_deliverability=False).normalized
+            c["email"] = normal_email(str(email))
         except EmailNotValidError as exc:
             errors["customer.email"] = str(exc)
     locale = customer.get("locale") or "zh-CN"
@@ -128,7 +135,8 @@ def upsert_customer(c: dict[str, Any]) -> Customer:
     return customer
 
 
-def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None) -> Intake:
+def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None, *,
+                  retried: bool = False) -> Intake:
     """Stores a validated ticket and schedules its invitation and callback tasks in one
     transaction. Idempotent on external_id: a repeat returns what was scheduled first."""
     existing = db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"]))
@@ -151,9 +159,15 @@ def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None) ->
             open_case(ticket, result.tasks, rules)
         db.session.commit()
     except IntegrityError:
-        # The same ticket arrived twice at once: the other request stored it.
+        # The same ticket arrived twice at once (the other request stored it), or another
+        # ticket of the same new customer did: then once more, with the customer stored.
         db.session.rollback()
-        return _existing(db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"])))
+        stored = db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"]))
+        if stored is None:
+            if retried:
+                raise
+            return intake_ticket(clean, rules, retried=True)
+        return _existing(stored)
     return result
 
 
