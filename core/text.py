@@ -2,6 +2,7 @@
 (PostgreSQL refuses NUL outright), and phone numbers are E.164."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -9,6 +10,13 @@ import phonenumbers
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def without_surrogates(value: str) -> str:
+    """JSON can carry lone UTF-16 surrogates, which no database stores and no person can read:
+    each becomes U+FFFD, the replacement character, as a UTF-8 decoder would make it."""
+    return SURROGATE.sub("\ufffd", value)
 
 
 def has_control(value: str) -> bool:
@@ -34,6 +42,7 @@ def command_word(text: str | None) -> str:
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "PZCS")
 
 
+@functools.lru_cache(maxsize=20_000)  # bulk intake sees each customer's number many times
 def normalise_phone(raw: str) -> str | None:
     """E.164 or None."""
     if not re.fullmatch(r"\+[1-9]\d{6,14}", raw):
