@@ -51,7 +51,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.register(app)
     app.register_blueprint(auth_bp)
     for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
-                   "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views"):
+                   "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views",
+                   "admin.builder"):
         blueprint = __import__(module, fromlist=["bp"]).bp
         app.register_blueprint(blueprint)
         if module in ("tickets.api", "channels.webhooks"):

@@ -26,8 +26,13 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
+    # Questionnaires: managers build and preview drafts; only admins publish and route
+    "builder.index": {"manager"}, "builder.build": {"manager"}, "builder.version": {"manager"},
+    "builder.export": {"manager"}, "builder.publish": set(),
+    "admin.questionnaire_routes": set(), "admin.delete_questionnaire_route": set(),
 }
-ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
+ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en",
+        "key": "telecom-default", "number": 1, "route_id": 1}
 
 
 def staff_routes(app):
