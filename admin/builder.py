@@ -9,7 +9,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from admin.builder_forms import MEASURE_LABELS, TYPE_LABELS, BuilderForm, definition_from, form_data
+from admin.builder_forms import (
+    MEASURE_LABELS,
+    TYPE_LABELS,
+    BuilderForm,
+    condition_text,
+    definition_from,
+    form_data,
+)
 from channels.render import sms_prompt
 from channels.webhooks import voice_prompt
 from core.accounts import audit
@@ -26,7 +33,7 @@ bp = Blueprint("builder", __name__, url_prefix="/questionnaires")
 
 @bp.context_processor
 def labels() -> dict:
-    return {"TYPE_LABELS": TYPE_LABELS, "MEASURE_LABELS": MEASURE_LABELS}
+    return {"TYPE_LABELS": TYPE_LABELS, "MEASURE_LABELS": MEASURE_LABELS, "condition_text": condition_text}
 
 
 @bp.route("/")

@@ -70,7 +70,8 @@ class BuilderForm(FlaskForm):
     publish = SubmitField(_l("Save and publish"))
 
 
-def _condition_text(cond: Any) -> str:
+def condition_text(cond: Any) -> str:
+    """A show_if as the builder writes it: \"resolved == no\" or \"any: a; b\"."""
     if isinstance(cond, dict):
         kind = "all" if "all" in cond else "any"
         return f"{kind}: " + "; ".join(str(part) for part in cond[kind])
@@ -117,7 +118,7 @@ def form_data(raw: dict[str, Any]) -> dict[str, Any]:
             "text_en": text(q.get("text"), "en"), "choices": _choices_text(q.get("choices") or []),
             "low_zh": text(ends.get("low"), "zh-CN"), "low_en": text(ends.get("low"), "en"),
             "high_zh": text(ends.get("high"), "zh-CN"), "high_en": text(ends.get("high"), "en"),
-            "show_if": _condition_text(q.get("show_if")), "dimension": q.get("dimension") or ""})
+            "show_if": condition_text(q.get("show_if")), "dimension": q.get("dimension") or ""})
     return {"key": raw.get("key", ""), "title_zh": text(raw.get("title"), "zh-CN"),
             "title_en": text(raw.get("title"), "en"), "intro_zh": text(raw.get("intro"), "zh-CN"),
             "intro_en": text(raw.get("intro"), "en"), "sms_mode": raw.get("sms_mode", "conversation"),
