@@ -34,6 +34,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from core.db import configure_sqlite
         with app.app_context():
             configure_sqlite(db.engine)
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["PROXY_HOPS"]  # only headers our own proxies set count: no spoofed addresses
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -52,10 +56,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
                    "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views",
+<<<<<<< HEAD
                    "admin.builder"):
+=======
+                   "complaints.views", "complaints.public", "complaints.webhooks"):
+>>>>>>> main
         blueprint = __import__(module, fromlist=["bp"]).bp
         app.register_blueprint(blueprint)
-        if module in ("tickets.api", "channels.webhooks"):
+        if module in ("tickets.api", "channels.webhooks", "complaints.webhooks"):
             csrf.exempt(blueprint)  # authenticated by API key / Twilio signature instead
     register_commands(app)
 

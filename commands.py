@@ -39,9 +39,19 @@ def register_commands(app: Flask) -> None:
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
     def create_user_cmd(email: str, name: str, role: str, phone: str | None, password: str):
         """Create a staff account."""
+        from flask_babel import force_locale
+
         from core.accounts import create_user
+        from core.passwords import password_problem
+        name = name or email.split("@")[0]
+        problems = []
+        for locale in ("zh_CN", "en"):  # the operator reads the reason in both languages
+            with force_locale(locale):
+                problems.append(password_problem(password, email, name))
+        if problems[0]:
+            raise click.ClickException("\n".join(problems))
         try:
-            user = create_user(email, name or email.split("@")[0], role, password, phone=phone)
+            user = create_user(email, name, role, password, phone=phone)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"created {user.role} {user.email}")

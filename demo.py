@@ -71,6 +71,19 @@ def _demo_users() -> dict[str, User]:
     return users
 
 
+def _second_factor_lines() -> list[str]:
+    """Admin and manager log in with a second factor; the demo enrols them with a key printed
+    here, so a person can add it to an authenticator app or compute codes on the command line."""
+    from core.twofactor import demo_enrolment
+    lines = []
+    for role in ("admin", "manager"):
+        user = db.session.scalar(select(User).where(User.email == f"{role}@example.com"))
+        secret = demo_enrolment(user)
+        lines.append(f"  {role}@ second factor: authenticator key {secret} "
+                     f"(or: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\")")
+    return lines
+
+
 def _improvement_actions(users: dict[str, User], now) -> None:
     """Two suggestions turned into actions: one done three months ago (its effect is measured
     in the report) and one open and overdue (its owner gets an e-mail)."""
@@ -123,6 +136,7 @@ def seed(customers: int = 400, months: int = 6, seed_value: int = 7) -> list[str
              f"{db.session.scalar(select(func.count()).select_from(Response))} responses, "
              f"{db.session.scalar(select(func.count()).select_from(CallbackTask))} callback tasks",
              f"staff logins (password {DEMO_PASSWORD}): admin@example.com, agent@example.com, manager@example.com",
+             *_second_factor_lines(),
              "survey links to try:"]
     lines += [f"  {base}/s/{inv.token}  ({inv.channel}, {inv.customer.locale})" for inv in pending]
     return lines

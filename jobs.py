@@ -15,6 +15,8 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
     from admin.retention import anonymise_old_responses
     from callbacks.services import escalate_overdue, reopen_waiting
     from channels.services import deliver_due
+    from complaints.feedback import complete_sent_results, run_rechecks
+    from integrations.webhooks import deliver_webhooks
     from reports.actions import notify_overdue
     from reports.scheduled import generate_due_reports
     from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
@@ -23,6 +25,9 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
         "send_invitations": drain_due_invitations,
         "send_reminders": send_reminders,
         "deliver_messages": deliver_due,
+        "complaint_results": complete_sent_results,  # after delivery: results sent complete feedback
+        "complaint_rechecks": run_rechecks,
+        "deliver_webhooks": deliver_webhooks,
         "expire_invitations": expire_invitations,
         "reopen_callbacks": reopen_waiting,
         "escalate_overdue": lambda now: len(escalate_overdue(now)),

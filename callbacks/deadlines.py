@@ -16,6 +16,8 @@ def deadline(kind: str, start: datetime, rules: dict[str, Any], tz: str | None) 
         "post_handling": rules["deadline_post_handling_hours"],
         "complaint_accept": rules["deadline_complaint_accept_hours"],
         "complaint_investigate": rules["deadline_complaint_investigate_hours"],
+        # A reopened complaint (二次跟踪) is handled again within the investigation time.
+        "complaint_followup": rules["deadline_complaint_investigate_hours"],
         "detractor": rules["deadline_detractor_hours"],
     }[kind]
     return start + timedelta(hours=float(hours))

@@ -18,6 +18,7 @@ STATE_LABELS = {"open": _l("open"), "claimed": _l("claimed"), "in_progress": _l(
 KIND_LABELS = {"post_handling": _l("Post-handling callback"), "complaint_accept": _l("Complaint: accept"),
                "complaint_investigate": _l("Complaint: investigate"),
                "complaint_feedback": _l("Complaint: feed back result"),
+               "complaint_followup": _l("Complaint: second follow-up"),
                "detractor": _l("Unhappy respondent follow-up")}
 
 

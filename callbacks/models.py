@@ -6,9 +6,10 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import db, utcnow
+from core.timeutil import iso_utc
 
 TASK_KINDS = ("post_handling", "complaint_accept", "complaint_investigate",
-              "complaint_feedback", "detractor")
+              "complaint_feedback", "complaint_followup", "detractor")
 # open -> claimed -> in_progress -> done | unreachable; waiting = "call back later at T";
 # escalated = overdue, moved a tier up and back in the pool.
 ACTIVE_STATES = ("open", "claimed", "in_progress", "waiting", "escalated")
@@ -17,8 +18,9 @@ OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "call_back_later")
 RESOLUTION_CATEGORIES = ("resolved", "explained", "compensated", "transferred",
                          "not_resolved", "customer_declined")
 # Which milestone meets the deadline: the first reached contact, or the task's closure.
-MET_BY_CLOSURE = ("complaint_investigate", "complaint_feedback")
+MET_BY_CLOSURE = ("complaint_investigate", "complaint_feedback", "complaint_followup")
 KIND_PRIORITY = {"complaint_accept": 1, "complaint_feedback": 1, "complaint_investigate": 2,
+                 "complaint_followup": 1,
                  "detractor": 2, "post_handling": 3}
 
 
@@ -51,6 +53,15 @@ class CallbackTask(db.Model):
     owner = relationship("User")
     attempts: Mapped[list[Attempt]] = relationship(back_populates="task", order_by="Attempt.at")
     events: Mapped[list[TaskEvent]] = relationship(order_by="TaskEvent.at")
+
+    def as_json(self) -> dict:
+        """What integrators see of a task (the tasks API and the task.* webhooks)."""
+        return {"id": self.id, "kind": self.kind, "state": self.state, "tier": self.tier,
+                "ticket_external_id": self.ticket.external_id if self.ticket else None,
+                "response_id": self.response_id, "due_at": iso_utc(self.due_at),
+                "created_at": iso_utc(self.created_at), "met_at": iso_utc(self.met_at),
+                "closed_at": iso_utc(self.closed_at), "resolution_category": self.resolution_category,
+                "resolved": self.resolved}
 
 
 class Attempt(db.Model):

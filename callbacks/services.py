@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import or_, select, update
 
 from callbacks.deadlines import deadline
@@ -19,9 +20,16 @@ from callbacks.models import (
     TaskEvent,
 )
 from core.db import db, is_postgres, utcnow
+from core.events import publish
 from core.settings import get_rules
 
 UNREACHED = ("no_answer", "busy")
+
+# Other areas follow a task's milestones without callbacks knowing them: a complaint case
+# advances its stage when its work item is met. A receiver may raise TaskError to refuse the
+# step (nothing is committed then). Sent with the task; keyword arguments user_id and at.
+signals = Namespace()
+task_met = signals.signal("task-met")
 
 
 class TaskError(ValueError):
@@ -35,6 +43,7 @@ def create_task(kind: str, customer_id: int, due_at: datetime, *, ticket_id: int
     db.session.add(task)
     db.session.flush()
     db.session.add(TaskEvent(task_id=task.id, kind="created", detail=kind))
+    publish("task.created", task.as_json())
     return task
 
 
@@ -105,6 +114,7 @@ def record_attempt(task: CallbackTask, user_id: int, outcome: str, notes: str = 
         task.state = "in_progress"
         if task.kind not in MET_BY_CLOSURE and task.met_at is None:
             task.met_at = now
+            task_met.send(task, user_id=user_id, at=now)
     elif outcome == "wrong_number" or outcome in UNREACHED and unreached >= int(rules["retry_max_attempts"]):
         _finish(task, "unreachable", now)
     elif outcome in UNREACHED:
@@ -119,6 +129,7 @@ def record_attempt(task: CallbackTask, user_id: int, outcome: str, notes: str = 
 def _finish(task: CallbackTask, state: str, now: datetime) -> None:
     task.state, task.closed_at, task.next_attempt_at = state, now, None
     db.session.add(TaskEvent(task_id=task.id, kind=state, at=now))
+    publish("task.closed", task.as_json(), now=now)
 
 
 def close(task: CallbackTask, user_id: int, resolution_category: str, resolved: bool,
@@ -132,8 +143,21 @@ def close(task: CallbackTask, user_id: int, resolution_category: str, resolved: 
     task.resolution_category, task.resolved, task.root_cause = resolution_category, resolved, root_cause
     if task.kind in MET_BY_CLOSURE:
         task.met_at = now
+        task_met.send(task, user_id=user_id, at=now)
     _finish(task, "done", now)
     db.session.commit()
+
+
+def finish_for_case(task: CallbackTask, user_id: int | None, detail: str, now: datetime | None = None) -> None:
+    """The case's stage was completed on the case page: its work item is done too (the
+    caller commits). A task already finished stays as it is."""
+    now = now or utcnow()
+    if task.state not in ACTIVE_STATES:
+        return
+    if task.met_at is None:
+        task.met_at = now
+    task.state, task.closed_at, task.next_attempt_at = "done", now, None
+    db.session.add(TaskEvent(task_id=task.id, kind="done", at=now, detail=detail, user_id=user_id))
 
 
 def reopen_waiting(now: datetime | None = None) -> int:
@@ -208,9 +232,14 @@ def click_to_call(task: CallbackTask, agent) -> str:
     if not agent.phone:
         raise TaskError("add your own phone number to your account to use click-to-call")
     base = current_app.config["PUBLIC_BASE_URL"]
+    extra = {}
+    if task.kind.startswith("complaint_"):
+        # Complaint calls are evidence (guide 5.2): recorded, and both sides are told so.
+        extra = {"record": True, "recording_status_callback": f"{base}/twilio/recording/{task.id}",
+                 "recording_status_callback_event": ["completed"]}
     try:
         call = twilio_client().calls.create(to=agent.phone, from_=current_app.config["TWILIO_FROM"],
-                                            url=f"{base}/twilio/bridge/{task.id}")
+                                            url=f"{base}/twilio/bridge/{task.id}", **extra)
     except Exception as exc:  # the provider's error, shown to the agent
         raise TaskError(f"Twilio could not place the call: {exc}"[:300]) from exc
     db.session.add(TaskEvent(task_id=task.id, kind="call_started", detail=call.sid, user_id=agent.id))

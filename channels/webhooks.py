@@ -151,7 +151,15 @@ def bridge_call(task_id: int):
         twiml.hangup()
         return _twiml(twiml)
     twiml.say("正在为您接通客户。", language="cmn-CN")
-    twiml.dial(task.customer.phone, caller_id=current_app.config["TWILIO_FROM"], timeout=30)
+    if not task.kind.startswith("complaint_"):
+        twiml.dial(task.customer.phone, caller_id=current_app.config["TWILIO_FROM"], timeout=30)
+        return _twiml(twiml)
+    # Complaint calls are recorded (evidence): the agent hears so here, the customer from the
+    # notice Twilio plays them before connecting.
+    say(twiml, "本次通话将被录音。", "zh-CN")
+    notice = current_app.config["PUBLIC_BASE_URL"] + url_for("complaint_hooks.recording_notice", task_id=task.id)
+    dial = twiml.dial(caller_id=current_app.config["TWILIO_FROM"], timeout=30)
+    dial.number(task.customer.phone, url=notice)
     return _twiml(twiml)
 
 

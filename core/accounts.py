@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, String, event, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.db import db, utcnow
@@ -27,9 +29,23 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Sessions carry this number; bumping it (logout, deactivation, password change) ends every
+    # session of the account at its next request, replayed cookies included.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    password_changed_at: Mapped[datetime | None]
+    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]  # the last time step accepted: a code works only once
+
+    def get_id(self) -> str:  # Flask-Login's "alternative token": id and session version
+        return f"{self.id}:{self.session_version}"
+
+    def revoke_sessions(self) -> None:
+        self.session_version = (self.session_version or 0) + 1
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+        self.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -49,9 +65,9 @@ def create_user(email: str, name: str, role: str, password: str, phone: str | No
         phone = normalise_phone(phone)
         if phone is None:
             raise ValueError("phone must be an E.164 number, e.g. +8613800138000")
-    if len(password) < 8:
-        raise ValueError("password must have at least 8 characters")
     email = email.strip().lower()
+    from core.passwords import require_strong
+    require_strong(password, email, name)
     if db.session.scalar(select(User).where(User.email == email)):
         raise ValueError(f"a user with e-mail {email} exists already")
     user = User(email=email, name=name, role=role, phone=phone or None)
@@ -76,6 +92,12 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # Space-separated, OAuth style. Keys made before scopes existed were intake keys.
+    scopes: Mapped[str] = mapped_column(String(120), default="tickets:write", server_default="tickets:write")
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
 
 
 def issue_api_key(name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
@@ -99,7 +121,22 @@ def api_key_valid(secret: str, env_keys: list[str]) -> bool:
     return True
 
 
+class RecoveryCode(db.Model):
+    """One-time codes for a lost authenticator; stored as digests, like API keys (80 random bits
+    each, so a fast hash is enough)."""
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
+_audit_order = itertools.count()
+
+
 class AuditEvent(db.Model):
+    """Hash-chained: each row stores the digest of its content and of the row before it, so an
+    edit or deletion by raw SQL breaks the chain (`flask --app app verify-audit`)."""
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -107,6 +144,60 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(120), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._order = next(_audit_order)  # rows of one flush are chained in the order written
+
+    def digest(self) -> str:
+        return audit_digest(self.prev_hash, self.at, self.user_id, self.action, self.target, self.details)
+
+
+def audit_digest(prev_hash: str | None, at: datetime, user_id: int | None, action: str, target: str,
+                 details: dict | None) -> str:
+    content = [prev_hash or "", at.isoformat(timespec="microseconds"), user_id, action, target or "",
+               details or {}]
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+AUDIT_CHAIN_LOCK = 7_150_001  # PostgreSQL advisory lock: one writer extends the chain at a time
+
+
+@event.listens_for(Session, "before_flush")
+def _chain_audit_rows(session: Session, _context, _instances) -> None:
+    new = sorted((o for o in session.new if isinstance(o, AuditEvent)), key=lambda o: o._order)
+    if not new:
+        return
+    with session.no_autoflush:
+        if session.get_bind().dialect.name == "postgresql":
+            # Held until commit; SQLite writers are already serialised by BEGIN IMMEDIATE.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
+        prev = session.scalar(select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1))
+    for row in new:
+        row.at = row.at or utcnow()
+        row.target = row.target or ""
+        row.details = row.details or {}
+        row.prev_hash = prev
+        row.row_hash = prev = row.digest()
+
+
+def first_broken_audit_link(batch: int = 5000) -> tuple[int, str] | None:
+    """(id, what is wrong) for the first row whose content or link does not match, or None."""
+    table, prev, last_id = AuditEvent.__table__, None, 0
+    while True:
+        rows = db.session.execute(select(table).where(table.c.id > last_id)
+                                  .order_by(table.c.id).limit(batch)).all()
+        if not rows:
+            return None
+        for row in rows:
+            if row.prev_hash != prev:
+                return row.id, "its link to the previous row does not match: a row before it was removed or edited"
+            if row.row_hash != audit_digest(row.prev_hash, row.at, row.user_id, row.action, row.target, row.details):
+                return row.id, "its content does not match its hash: the row was edited"
+            prev, last_id = row.row_hash, row.id
 
 
 def audit(action: str, target: str = "", user: User | None = None, **details) -> None:

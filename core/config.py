@@ -42,6 +42,17 @@ def from_environment(instance: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "huifang"),
+        # Failed logins (core/loginlimits.py): per account and client, per account from unknown
+        # clients, per client across accounts; and second-factor codes per account.
+        "LOGIN_LIMIT_ACCOUNT_CLIENT": env.get("HUIFANG_LOGIN_LIMIT_ACCOUNT_CLIENT", "10 per minute;40 per day"),
+        "LOGIN_LIMIT_ACCOUNT": env.get("HUIFANG_LOGIN_LIMIT_ACCOUNT", "30 per hour;100 per day"),
+        "LOGIN_LIMIT_CLIENT": env.get("HUIFANG_LOGIN_LIMIT_CLIENT", "30 per minute;200 per day"),
+        "LOGIN_LIMIT_CODE": env.get("HUIFANG_LOGIN_LIMIT_CODE", "5 per minute;20 per hour"),
+        # How many reverse proxies in front set X-Forwarded-For (0: trust no such header).
+        "PROXY_HOPS": int(env.get("HUIFANG_PROXY_HOPS", "0")),
+        "IDLE_MINUTES": int(env.get("HUIFANG_IDLE_MINUTES", "30")),
+        "PASSWORD_MIN_SCORE": int(env.get("HUIFANG_PASSWORD_MIN_SCORE", "3")),
         "SCHEDULER_TICK_SECONDS": tick,
         "DISPATCH_BATCH": int(env.get("HUIFANG_DISPATCH_BATCH", "500")),
         # How long one tick may keep draining a backlog of invitations (default: half a tick).

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "deadline_complaint_max_working_days": 30,
     "deadline_detractor_hours": 24,
     "holidays": [],           # ISO dates excluded from working days
+    "recheck_after_days": 7,       # complaint re-check (复检) this long after the result
+    "recheck_reminder_hours": 48,  # remind once, then take silence as "not solved"
+    "evidence_days": 7,            # a case without evidence this long after acceptance is flagged
     "retry_max_attempts": 3,
     "retry_gap_hours": 2.0,
     "escalation_interval_hours": 24.0,

@@ -50,3 +50,8 @@ def add_working_days(utc_naive: datetime, days: int, tz: str | None, holidays: l
         if is_working_day(local.date(), off):
             added += 1
     return to_utc_naive(local)
+
+
+def iso_utc(utc_naive: datetime | None) -> str | None:
+    """A stored (naive UTC) time as the API and webhooks write it: ISO 8601 with `Z`."""
+    return utc_naive.isoformat() + "Z" if utc_naive else None

@@ -19,6 +19,7 @@ TASK_NAMES = {"post_handling": _l("post-handling callbacks (48 h)"),
               "complaint_accept": _l("complaint acceptance (24 h)"),
               "complaint_investigate": _l("complaint investigation (72 h)"),
               "complaint_feedback": _l("complaint result feedback (3 working days)"),
+              "complaint_followup": _l("second follow-up of reopened complaints (72 h)"),
               "detractor": _l("follow-up of unhappy respondents (24 h)")}
 DRIVER_ACTIONS = {"attitude": _l("coach front-line staff on courtesy and patience, and review recorded calls with low attitude scores"),
                   "efficiency": _l("shorten handling time: fewer hand-offs, first-contact resolution, clear time promises"),

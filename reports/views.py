@@ -1,8 +1,6 @@
 """Management dashboard, exports and the report archive."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import timedelta
 
@@ -13,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import lazy_gettext as _l
@@ -27,6 +24,7 @@ from wtforms.validators import DataRequired, ValidationError
 from core.accounts import audit
 from core.auth import role_required
 from core.db import db, utcnow
+from core.export import csv_response, xlsx_response
 from core.i18n import current_locale
 from reports.figures import BREAKDOWNS, compute_report
 from reports.models import GeneratedReport
@@ -98,34 +96,6 @@ def dashboard():
     return render_template("reports/dashboard.html", form=form, r=report, v=view, query=query), 200 if report else 400
 
 
-def _csv_response(rows, filename: str) -> Response:
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        yield "\ufeff"  # Excel opens UTF-8 Chinese text correctly with a BOM
-        for row in rows:
-            writer.writerow(row)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate(0)
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
-
-
-def _xlsx_response(sheets: dict[str, list], filename: str) -> Response:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    for title, rows in sheets.items():
-        sheet = workbook.create_sheet(title)
-        for row in rows:
-            sheet.append(list(row))
-    out = io.BytesIO()
-    workbook.save(out)
-    return Response(out.getvalue(), headers={"Content-Disposition": f"attachment; filename={filename}"},
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
 def figure_rows(report: dict) -> dict[str, list]:
     trend = [["period", "n", "satisfaction_index", "csat", "csat_ci_low", "csat_ci_high", "nps", "p_value",
               "significant", "low_sample"]]
@@ -148,9 +118,9 @@ def export_figures(fmt: str):
         abort(400)
     sheets = figure_rows(report)
     if fmt == "xlsx":
-        return _xlsx_response(sheets, "huifang-figures.xlsx")
+        return xlsx_response(sheets, "huifang-figures.xlsx")
     rows = [row for title, table in sheets.items() for row in [[f"# {title}"], *table, []]]
-    return _csv_response(rows, "huifang-figures.csv")
+    return csv_response(rows, "huifang-figures.csv")
 
 
 def response_rows(form: ReportFilter):
@@ -179,8 +149,8 @@ def export_responses(fmt: str):
           date_to=form.date_to.data.isoformat(), filters=form.filters())
     db.session.commit()
     if fmt == "xlsx":
-        return _xlsx_response({"responses": list(response_rows(form))}, "huifang-responses.xlsx")
-    return _csv_response(response_rows(form), "huifang-responses.csv")
+        return xlsx_response({"responses": list(response_rows(form))}, "huifang-responses.xlsx")
+    return csv_response(response_rows(form), "huifang-responses.csv")
 
 
 @bp.route("/reports")

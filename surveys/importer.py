@@ -18,6 +18,7 @@ from core.settings import get_rule
 from core.text import has_control
 from core.timeutil import parse_iso
 from surveys.definition import AnswerError, Definition
+from surveys.feed import current_feed_stamp
 from surveys.models import CHANNELS, Answer, QuestionnaireVersion, Response
 from surveys.services import definition_of, figures, latest_version
 from tickets.models import TICKET_KINDS
@@ -120,13 +121,14 @@ def _without_duplicates(good: list[_Good], report: ImportReport) -> list[_Good]:
 
 def _write(good: list[_Good], version: QuestionnaireVersion, definition: Definition) -> None:
     ids = reserve_ids(Response.__table__, len(good))
+    stamp = current_feed_stamp()  # the results API serves imports after what it served before
     responses, answers = [], []
     for response_id, g in zip(ids, good, strict=True):
         row = g.row
         responses.append({"id": response_id, "version_id": version.id, "channel": row["channel"],
                           "respondent": row["respondent"], "ticket_kind": row["ticket_kind"],
                           "region": row["region"], "agent": row["agent"], "started_at": g.answered_at,
-                          "completed_at": g.answered_at, **figures(definition, g.answers)})
+                          "completed_at": g.answered_at, "feed_seq": stamp, **figures(definition, g.answers)})
         answers += [{"response_id": response_id, "question_key": key,
                      "value_num": float(value) if isinstance(value, int | float) else None,
                      "value_text": None if isinstance(value, int | float) else str(value),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import db, utcnow
@@ -111,7 +111,8 @@ class Response(db.Model):
     """A customer's answers. The figure columns are written once on completion so that
     reports aggregate one row per response in SQL; `answers` stays the full record."""
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_completed", "completed_at"),)
+    __table_args__ = (Index("ix_responses_completed", "completed_at"),
+                      Index("ix_responses_feed", "feed_seq", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))
@@ -136,6 +137,8 @@ class Response(db.Model):
     resolved: Mapped[bool | None]
     wants_callback: Mapped[bool | None]
     anonymized_at: Mapped[datetime | None]
+    # Commit order of completions, for the results API's cursor (see surveys.services.feed_stamp).
+    feed_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     invitation: Mapped[Invitation | None] = relationship(back_populates="response")
     version: Mapped[QuestionnaireVersion] = relationship()

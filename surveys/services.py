@@ -11,7 +11,9 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from core.db import db, utcnow
+from core.events import publish
 from surveys.definition import Definition, load_yaml, parse_definition
+from surveys.feed import feed_stamp, response_event
 from surveys.models import (
     DIMENSIONS,
     Answer,
@@ -251,7 +253,7 @@ def complete_response(response: Response, completed_at: datetime | None = None,
     db.session.flush()
     done = db.session.execute(
         update(Response).where(Response.id == response.id, Response.completed_at.is_(None))
-        .values(completed_at=completed_at, **figures(definition, answers))).rowcount
+        .values(completed_at=completed_at, feed_seq=feed_stamp(), **figures(definition, answers))).rowcount
     if not done:
         db.session.rollback()
         return False
@@ -259,6 +261,8 @@ def complete_response(response: Response, completed_at: datetime | None = None,
         db.session.execute(update(Invitation).where(Invitation.id == response.invitation_id)
                            .values(state="completed", completed_at=completed_at))
     db.session.refresh(response)
+    ticket = response.invitation.ticket if response.invitation else None
+    publish("response.completed", response_event(response, ticket.external_id if ticket else None))
     if open_followup:
         from callbacks.services import open_followup_if_needed  # callbacks builds on surveys
         open_followup_if_needed(response)

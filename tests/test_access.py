@@ -6,12 +6,13 @@ import pytest
 
 from tests.conftest import csrf_token, login
 
-PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login",
+PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login", "auth.second_factor", "auth.enrol",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
           "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket",
+          "recheck.recheck", "complaint_hooks.recording_notice", "complaint_hooks.recording_status",
           "api.create_tickets"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
-    "auth.logout": {"agent", "manager"},
+    "auth.logout": {"agent", "manager"}, "auth.change_password": {"agent", "manager"},
     "callbacks.work_list": {"agent"}, "callbacks.task": {"agent"}, "callbacks.claim_task": {"agent"},
     "callbacks.release_task": {"agent"}, "callbacks.call_customer": {"agent"}, "callbacks.add_attempt": {"agent"}, "callbacks.close_task": {"agent"},
     "callbacks.supervisor": {"manager"},
@@ -23,6 +24,11 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "reports.download": {"manager"},
     "analytics.action_list": {"agent", "manager"}, "analytics.action_detail": {"agent", "manager"},
     "analytics.new_action": {"manager"}, "analytics.scorecards_page": {"agent", "manager"},
+    "complaints.ledger_page": {"agent", "manager"}, "complaints.export": {"agent", "manager"},
+    "complaints.case_page": {"agent", "manager"}, "complaints.complete": {"agent", "manager"},
+    "complaints.edit_content": {"agent", "manager"}, "complaints.extend": {"agent", "manager"},
+    "complaints.result": {"agent", "manager"}, "complaints.upload": {"agent", "manager"},
+    "complaints.download": {"agent", "manager"},
     "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
@@ -31,8 +37,12 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "builder.export": {"manager"}, "builder.publish": set(),
     "admin.questionnaire_routes": set(), "admin.delete_questionnaire_route": set(),
 }
+<<<<<<< HEAD
 ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en",
         "key": "telecom-default", "number": 1, "route_id": 1}
+=======
+ARGS = {"case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
+>>>>>>> main
 
 
 def staff_routes(app):

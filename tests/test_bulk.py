@@ -50,7 +50,8 @@ def snapshot():
 
 
 def clear():
-    for model in (TaskEvent, CallbackTask, Invitation, Ticket, Customer):
+    from complaints.models import CaseStage, ComplaintCase
+    for model in (CaseStage, ComplaintCase, TaskEvent, CallbackTask, Invitation, Ticket, Customer):
         db.session.execute(model.__table__.delete())
     db.session.commit()
 

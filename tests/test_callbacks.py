@@ -23,7 +23,7 @@ from tests.conftest import make_ticket
 
 @pytest.fixture
 def agents(ctx):
-    return [create_user(f"agent{i}@example.com", f"Agent {i}", "agent", "password-123") for i in range(2)]
+    return [create_user(f"agent{i}@example.com", f"Agent {i}", "agent", "correct-horse-1") for i in range(2)]
 
 
 @pytest.fixture

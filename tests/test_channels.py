@@ -335,5 +335,6 @@ def test_click_to_call_rings_the_agent_then_bridges_to_the_customer(ctx, client,
     assert call["url"].endswith("/Calls.json") and call["data"]["To"] == "+8613912345678"
     assert call["data"]["Url"] == f"https://huifang.example.com/twilio/bridge/{task.id}"
     bridge = signed_post(client, f"/twilio/bridge/{task.id}", {"CallSid": "CA1"}).get_data(as_text=True)
-    assert "<Dial" in bridge and "+8613800138000</Dial>" in bridge and 'callerId="+15005550006"' in bridge
+    assert "<Dial" in bridge and "+8613800138000</Number></Dial>" in bridge and 'callerId="+15005550006"' in bridge
+    assert "本次通话将被录音" in bridge and f"/twilio/recording-notice/{task.id}" in bridge  # a complaint: recorded
     assert signed_post(client, f"/twilio/bridge/{task.id}", {}, forge=True).status_code == 403

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from callbacks.deadlines import callbacks_for_ticket, deadline
 from callbacks.models import KIND_PRIORITY, CallbackTask, TaskEvent
+from complaints.services import open_cases_bulk
 from core.bulk import insert_rows, reserve_ids
 from core.db import db, is_postgres, utcnow
 from core.settings import get_rules
@@ -132,6 +133,10 @@ def _write(plan: _Plan, results: list[Intake]) -> None:
             result.invitation.id = next(invitations)["id"]
         for task in result.tasks:
             task.id = next(tasks)["id"]
+    # One case per complaint (一事一档), as single intake opens it.
+    timezones = {c.id: c.timezone for c in plan.customers.values()}
+    open_cases_bulk([(r.ticket, timezones[r.ticket.customer_id], r.tasks) for r in results
+                     if r.ticket.kind == "complaint"], plan.rules)
 
 
 def _existing(cleans: list[dict[str, Any]]) -> dict[str, Intake]:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from callbacks.deadlines import callbacks_for_ticket, deadline
 from callbacks.models import CallbackTask
 from callbacks.services import create_task
+from complaints.services import open_case
 from core.db import db, utcnow
 from core.settings import get_rules
 from core.text import has_control, normalise_phone
@@ -146,6 +147,8 @@ def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None) ->
         for kind in callbacks_for_ticket(ticket.kind, rules):
             due = deadline(kind, ticket.handled_at, rules, customer.timezone)
             result.tasks.append(create_task(kind, customer.id, due, ticket_id=ticket.id))
+        if ticket.kind == "complaint":  # one file per complaint; its tasks are the work items
+            open_case(ticket, result.tasks, rules)
         db.session.commit()
     except IntegrityError:
         # The same ticket arrived twice at once: the other request stored it.

@@ -1,0 +1,46 @@
+"""Domain events for integrations (outbound webhooks), written by the transactional outbox
+pattern: an area calls `publish` in the same transaction as the change it announces, so an
+event row exists if and only if the change committed. The integrations area fans committed
+events out to subscribed webhook endpoints; nothing here does any network I/O."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import db, utcnow
+from core.timeutil import iso_utc
+
+# The catalogue integrators can subscribe to (SPEC "Results API and webhooks").
+EVENT_TYPES = ("response.completed", "task.created", "task.closed",
+               "complaint.stage_completed", "complaint.reopened")
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_pending", "fanned_out", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The Standard Webhooks `webhook-id`: the same for every endpoint and every retry, so
+    # receivers can drop repeats of an at-least-once delivery.
+    uid: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(48))
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fanned_out: Mapped[bool] = mapped_column(default=False)
+
+    def payload(self) -> dict[str, Any]:
+        """The body receivers get (Standard Webhooks' recommended shape)."""
+        return {"type": self.type, "timestamp": iso_utc(self.created_at), "data": self.data}
+
+
+def publish(event: str, data: dict[str, Any], now: datetime | None = None) -> Event:
+    """Adds `event` to the current transaction; the caller's commit makes it real. `data` must
+    be JSON: ids, codes and ISO times, no personal data beyond what the API serves."""
+    if event not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
+    row = Event(uid="msg_" + secrets.token_hex(16), type=event, data=data, created_at=now or utcnow())
+    db.session.add(row)
+    return row

@@ -1,0 +1,1 @@
+"""Integrations: outbound webhooks (Standard Webhooks) and the read-only results API."""

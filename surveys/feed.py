@@ -1,0 +1,68 @@
+"""The results feed: completed responses in the order their completions committed, for the
+results API's cursor pagination.
+
+A cursor over `completed_at` alone would skip rows: a transaction that stamps an earlier
+`completed_at` can commit after a reader has moved past it, and historical imports carry old
+dates. So each completion stamps `feed_seq` with a number that follows commit order:
+- SQLite serialises writers (BEGIN IMMEDIATE holds the write lock until COMMIT), so
+  MAX(feed_seq) + 1 inside the completing transaction is ordered by commit.
+- PostgreSQL: the completing transaction's own id (`pg_current_xact_id()`, 64-bit, never
+  wraps). Ids are handed out in order but transactions commit in any order, so readers are
+  only served rows whose transaction id is below the oldest transaction still running
+  (`pg_snapshot_xmin`): every transaction below it has finished, every later one gets a
+  larger id. A row appears once every transaction older than it has ended.
+Rows of one transaction share a stamp and are ordered by id."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy.orm import aliased, selectinload
+
+from core.db import db, is_postgres
+from core.timeutil import iso_utc
+from surveys.models import QuestionnaireVersion, Response
+
+XACT_ID = literal_column("pg_current_xact_id()::text::bigint")
+OLDEST_RUNNING = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+def feed_stamp():
+    """The SQL value a completing UPDATE (or INSERT) writes into `responses.feed_seq`."""
+    if is_postgres():
+        return XACT_ID
+    done = aliased(Response)  # not correlated with the UPDATE's own row
+    return select(func.coalesce(func.max(done.feed_seq), 0) + 1).scalar_subquery()
+
+
+def current_feed_stamp() -> int:
+    """feed_stamp() as a number, for bulk writes (COPY, executemany) that cannot hold SQL
+    expressions. Call it inside the writing transaction (on SQLite every write transaction
+    begins IMMEDIATE (core.db), so no other writer can stamp until this one commits)."""
+    return db.session.scalar(select(feed_stamp()))
+
+
+def feed_page(after: tuple[int, int] | None, since: datetime | None, limit: int) -> list[Response]:
+    """Up to `limit` completed responses after the cursor position (feed_seq, id), answers
+    and questionnaire version loaded."""
+    query = (select(Response).where(Response.completed_at.is_not(None), Response.feed_seq.is_not(None))
+             .options(selectinload(Response.answers),
+                      selectinload(Response.version).selectinload(QuestionnaireVersion.questionnaire))
+             .order_by(Response.feed_seq, Response.id).limit(limit))
+    if is_postgres():
+        query = query.where(Response.feed_seq < OLDEST_RUNNING)
+    if after is not None:
+        query = query.where(tuple_(Response.feed_seq, Response.id) > tuple_(*after))
+    if since is not None:
+        query = query.where(Response.completed_at >= since)
+    return list(db.session.scalars(query))
+
+
+def response_event(response: Response, ticket_external_id: str | None) -> dict:
+    """`response.completed`'s data: ids and figures only (no respondent, no free text), since
+    events outlive the retention anonymisation; the full record is the results API's."""
+    return {"response_id": response.id, "ticket_external_id": ticket_external_id,
+            "completed_at": iso_utc(response.completed_at), "channel": response.channel,
+            "ticket_kind": response.ticket_kind or None,
+            "overall": response.overall, "nps": response.nps,
+            "satisfaction_index": response.satisfaction_index, "resolved": response.resolved}

@@ -1,0 +1,111 @@
+"""Outbound webhooks: events are committed with the change they announce, fanned out to the
+endpoints subscribed to them, signed per Standard Webhooks and retried through an outage."""
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from callbacks.services import claim, close, record_attempt
+from core.accounts import create_user
+from core.db import db, utcnow
+from core.events import EVENT_TYPES, Event
+from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, new_secret
+from integrations.webhooks import deliver_webhooks
+from surveys.services import complete_response, response_for, save_answers
+from tests.conftest import make_ticket, sent_invitation
+from tests.webhook_receiver import Receiver
+from tickets.models import Customer
+
+SECRET = new_secret()
+
+
+def endpoint(url: str, events=EVENT_TYPES) -> WebhookEndpoint:
+    row = WebhookEndpoint(url=url, event_types=list(events), secret=SECRET)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def produce_events() -> set[str]:
+    """A completed answer, a complaint's tasks and a closed task: every event type of today."""
+    invitation = sent_invitation()
+    response = response_for(invitation)
+    save_answers(response, {"overall": 5, "nps": 10})
+    db.session.commit()
+    assert complete_response(response)
+    task = make_ticket("T-complaint", kind="complaint").tasks[0]
+    agent = create_user("a@example.com", "Agent", "agent", "correct-horse-1")
+    claim(task.id, agent.id)
+    record_attempt(task, agent.id, "reached")
+    close(task, agent.id, "resolved", True, "explained")
+    return set(db.session.scalars(select(Event.uid)))
+
+
+def test_an_event_exists_only_if_its_change_committed(ctx):
+    invitation = sent_invitation()
+    response = response_for(invitation)
+    save_answers(response, {"overall": 1})
+    db.session.commit()
+    before = db.session.scalar(select(func.max(Event.id))) or 0
+    assert complete_response(response)
+    assert not complete_response(response)  # the second completion changes nothing
+    # The detractor task the answer opened is announced in the same transaction.
+    assert sorted(db.session.scalars(select(Event.type).where(Event.id > before))) == \
+        ["response.completed", "task.created"]
+    event = db.session.scalar(select(Event).where(Event.type == "response.completed"))
+    assert event.data["response_id"] == response.id and event.data["overall"] == 1
+    assert event.data["ticket_external_id"] == "T-C-1"
+    task_event = db.session.scalar(select(Event).where(Event.type == "task.created", Event.id > before))
+    assert task_event.data["kind"] == "detractor" and task_event.data["response_id"] == response.id
+
+
+def test_a_rolled_back_change_publishes_nothing(ctx):
+    make_ticket("T-rollback", kind="complaint")
+    before = db.session.scalar(select(func.count()).select_from(Event))
+    from callbacks.services import create_task
+    create_task("detractor", db.session.scalar(select(Customer.id)), utcnow())
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Event)) == before
+
+
+def test_receiver_down_for_an_hour_gets_every_event_signed(ctx):
+    with Receiver(SECRET) as receiver:
+        endpoint(receiver.url)
+        expected = produce_events()
+        assert {db.session.scalar(select(Event.type).where(Event.uid == uid)) for uid in expected} == \
+            {"response.completed", "task.created", "task.closed"}
+        start, now = utcnow(), utcnow()
+        receiver.down = True
+        while now < start + timedelta(hours=3):
+            receiver.down = now < start + timedelta(hours=1)
+            deliver_webhooks(now)
+            due = db.session.scalar(select(func.min(WebhookDelivery.next_attempt_at))
+                                    .where(WebhookDelivery.state == "pending"))
+            if due is None:
+                break
+            now = max(due, now + timedelta(seconds=1))
+        assert not receiver.refused
+        assert {msg_id for msg_id, _ in receiver.received} == expected
+        assert len(receiver.received) == len(expected)  # each once: delivered rows are not retried
+        for msg_id, payload in receiver.received:
+            event = db.session.scalar(select(Event).where(Event.uid == msg_id))
+            assert payload == {"type": event.type, "timestamp": event.created_at.isoformat() + "Z",
+                               "data": event.data}
+        deliveries = list(db.session.scalars(select(WebhookDelivery)))
+        assert {d.state for d in deliveries} == {"delivered"}
+        assert all(d.delivered_at >= start + timedelta(hours=1) for d in deliveries)
+        log = [a.status for a in db.session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id))]
+        assert log.count(503) >= len(expected) * 5 and log.count(204) == len(expected)
+
+
+def test_deliveries_give_up_after_24_hours_and_only_subscribed_events_go_out(ctx):
+    with Receiver(SECRET) as receiver:
+        receiver.down = True
+        endpoint(receiver.url, events=["task.closed"])
+        produce_events()
+        start = now = utcnow()
+        while now <= start + timedelta(hours=25):
+            deliver_webhooks(now)
+            now += timedelta(hours=1)
+        deliveries = list(db.session.scalars(select(WebhookDelivery)))
+        assert len(deliveries) == 1 and deliveries[0].state == "failed"
+        assert deliveries[0].last_status == 503 and deliveries[0].attempts > 10
