@@ -56,11 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
                    "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views",
-<<<<<<< HEAD
-                   "admin.builder"):
-=======
-                   "complaints.views", "complaints.public", "complaints.webhooks"):
->>>>>>> main
+                   "admin.builder", "complaints.views", "complaints.public", "complaints.webhooks"):
         blueprint = __import__(module, fromlist=["bp"]).bp
         app.register_blueprint(blueprint)
         if module in ("tickets.api", "channels.webhooks", "complaints.webhooks"):

@@ -37,12 +37,8 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "builder.export": {"manager"}, "builder.publish": set(),
     "admin.questionnaire_routes": set(), "admin.delete_questionnaire_route": set(),
 }
-<<<<<<< HEAD
-ARGS = {"task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en",
+ARGS = {"case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en",
         "key": "telecom-default", "number": 1, "route_id": 1}
-=======
-ARGS = {"case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
->>>>>>> main
 
 
 def staff_routes(app):
