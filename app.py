@@ -56,10 +56,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
                    "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views",
-                   "admin.builder", "complaints.views", "complaints.public", "complaints.webhooks"):
+                   "admin.builder", "complaints.views", "complaints.public", "complaints.webhooks",
+                   "integrations.api", "integrations.views"):
         blueprint = __import__(module, fromlist=["bp"]).bp
         app.register_blueprint(blueprint)
-        if module in ("tickets.api", "channels.webhooks", "complaints.webhooks"):
+        if module in ("tickets.api", "channels.webhooks", "complaints.webhooks", "integrations.api"):
             csrf.exempt(blueprint)  # authenticated by API key / Twilio signature instead
     register_commands(app)
 

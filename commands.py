@@ -119,6 +119,14 @@ def register_commands(app: Flask) -> None:
         else:
             run_forever(current_app._get_current_object())
 
+    @app.cli.command("worker")
+    @click.option("--batch", default=50, show_default=True, help="Rows claimed at a time.")
+    @click.option("--idle", default=1.0, show_default=True, help="Seconds to wait when nothing is due.")
+    def worker_cmd(batch: int, idle: float):
+        """Run a delivery worker (any number, anywhere): sends due invitations and messages."""
+        from jobs import run_worker
+        run_worker(current_app._get_current_object(), batch, idle)
+
     @app.cli.command("report")
     @click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]))
     @click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]))

@@ -50,3 +50,18 @@ def run_once() -> dict[str, int]:
 def run_forever(app: Flask) -> None:
     from core.scheduler import run_scheduler
     run_scheduler(app, list(job_table()), entry="jobs:run_job", cron=CRON_JOBS)
+
+
+def worker_jobs(batch: int) -> dict[str, Callable[[datetime], int]]:
+    """What a delivery worker does each round: render due invitations into messages, deliver
+    due provider messages; both claim their rows, so any number of workers share the work."""
+    from channels.services import deliver_due
+    from surveys.dispatch import send_due_invitations
+
+    return {"send_invitations": lambda now: send_due_invitations(now, limit=batch),
+            "deliver_messages": lambda now: deliver_due(now, limit=batch)}
+
+
+def run_worker(app: Flask, batch: int, idle_seconds: float) -> None:
+    from core.worker import run_worker as run
+    run(app, worker_jobs(batch), idle_seconds)

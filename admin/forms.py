@@ -116,8 +116,14 @@ class UserForm(FlaskForm):
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(min=8, max=128)])
 
 
+SCOPE_LABELS = {"tickets:write": _l("Report tickets (tickets:write)"),
+                "results:read": _l("Read results: responses, reports, tasks, complaints (results:read)")}
+
+
 class ApiKeyForm(FlaskForm):
     name = StringField(_l("Which system uses this key"), validators=[DataRequired(), Length(max=120)])
+    scopes = Checkboxes(_l("What the key may do"), choices=list(SCOPE_LABELS.items()),
+                        default=["tickets:write"], validators=[DataRequired(_l("choose at least one scope"))])
 
 
 class QuestionnaireForm(FlaskForm):

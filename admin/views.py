@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from admin.forms import (
     INVITATION_CHANNEL_LABELS,
+    SCOPE_LABELS,
     TICKET_KIND_LABELS,
     ApiKeyForm,
     QuestionnaireForm,
@@ -81,11 +82,12 @@ def api_keys():
     form = ApiKeyForm()
     secret = None
     if form.validate_on_submit():
-        key, secret = issue_api_key(form.name.data, current_user)
-        audit("create_api_key", f"api_key:{key.id}", name=key.name)
+        key, secret = issue_api_key(form.name.data, current_user, form.scopes.data)
+        audit("create_api_key", f"api_key:{key.id}", name=key.name, scopes=key.scopes)
         db.session.commit()
     keys = db.session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())).all()
-    return render_template("admin/api_keys.html", form=form, keys=keys, secret=secret)
+    return render_template("admin/api_keys.html", form=form, keys=keys, secret=secret,
+                           scope_labels=SCOPE_LABELS)
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")

@@ -1,4 +1,4 @@
-"""python -m bench [dispatch] [report] [web] [--small]: each prints its figures and ratios
+"""python -m bench [dispatch] [report] [web] [import_responses] [import_tickets] [--small]: each prints its figures and ratios
 against a baseline measured in the same run. BENCH_DATABASE_URL=postgresql://... runs them on
 PostgreSQL instead of SQLite. `web` includes the ticket intake rate."""
 from __future__ import annotations
@@ -10,8 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 1_000_000}, "web": {}}
-SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 50_000}, "web": {"seconds": 3}}
+BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 1_000_000}, "web": {},
+           "import_responses": {"count": 1_000_000}, "import_tickets": {"count": 1_000_000}}
+SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 50_000}, "web": {"seconds": 3},
+         "import_responses": {"count": 20_000}, "import_tickets": {"count": 10_000}}
 
 
 def main() -> int:

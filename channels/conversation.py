@@ -3,7 +3,6 @@ and answer validation as the web form. An invalid or missing answer is asked onc
 then skipped."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -12,13 +11,17 @@ from sqlalchemy import select, update
 from channels.render import sms_prompt
 from core.db import db, utcnow
 from core.i18n import in_locale
+from core.text import command_word
 from surveys.definition import AnswerError, Question
 from surveys.forms import error_text
 from surveys.models import Invitation
 from surveys.services import complete_response, definition_of, response_for, save_answers
 from tickets.models import Customer
 
-STOP_WORDS = {"stop", "unsubscribe", "end", "quit", "stopall", "revoke", "optout", "cancel", "退订"}
+# Whole replies, compared after core.text.command_word ("STOP.", "Ｓｔｏｐ", "退订。" all match);
+# TD is the opt-out reply Chinese carriers' marketing SMS teach ("回复TD退订").
+STOP_WORDS = {"stop", "unsubscribe", "end", "quit", "stopall", "revoke", "optout", "cancel", "td",
+              "退订", "取消订阅"}
 START_WORDS = {"start", "unstop", "yes", "开始"}
 HELP_WORDS = {"help", "info", "帮助"}
 
@@ -134,13 +137,19 @@ def set_opt_out(phone: str | None, opted_out: bool, source: str, customer_id: in
     return len(customers)
 
 
-def handle_inbound_sms(phone: str, body: str) -> str | None:
-    """The reply to an inbound SMS (None: say nothing). Records the inbound message. Commits."""
-    from channels.services import record_inbound
+def handle_inbound_sms(phone: str, body: str, provider_id: str | None = None) -> str | None:
+    """The reply to an inbound SMS (None: say nothing). Records the inbound message. Commits.
+    A message the provider delivers again (same `provider_id`, e.g. a replayed webhook) is
+    answered with nothing and changes nothing; a concurrent replay fails on the unique index
+    (IntegrityError, before anything is written) and the caller rolls back."""
+    from channels.services import inbound_seen, record_inbound
 
-    word = re.sub(r"\s+", " ", body or "").strip().lower()
+    if provider_id and inbound_seen(provider_id):
+        return None
+    word = command_word(body)
     invitation = open_sms_invitation(phone)
-    record_inbound("sms", phone, body or "", invitation.id if invitation else None)
+    record_inbound("sms", phone, body or "", invitation.id if invitation else None, provider_id=provider_id)
+    db.session.flush()  # the unique MessageSid is claimed first
     customer = db.session.scalar(select(Customer).where(Customer.phone == phone).limit(1))
     locale = customer.locale if customer else "zh-CN"
     with in_locale(locale):

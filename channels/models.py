@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import db, utcnow
@@ -15,7 +15,10 @@ class Message(db.Model):
     """Every message in or out. With no provider configured, `transport` is `outbox` and the
     row itself is the delivered message, browsable by staff."""
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_messages_due", "state", "next_attempt_at"),
+                      # A provider's id of an inbound message (Twilio's MessageSid) is handled once.
+                      Index("ux_messages_inbound_provider_id", "provider_id", unique=True,
+                            postgresql_where=text("direction = 'in'"), sqlite_where=text("direction = 'in'")))
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[str] = mapped_column(String(3), default="out")
     channel: Mapped[str] = mapped_column(String(8))     # sms | voice | email

@@ -39,12 +39,19 @@ def queue_message(channel: str, to: str, purpose: str, body: str, *, subject: st
     return message
 
 
-def record_inbound(channel: str, sender: str, body: str, invitation_id: int | None = None) -> Message:
+def record_inbound(channel: str, sender: str, body: str, invitation_id: int | None = None,
+                   provider_id: str | None = None) -> Message:
     message = Message(direction="in", channel=channel, transport=transport_for(channel),
                       purpose="answer", to="", sender=sender, body=body, state="received",
-                      invitation_id=invitation_id)
+                      invitation_id=invitation_id, provider_id=provider_id or None)
     db.session.add(message)
     return message
+
+
+def inbound_seen(provider_id: str) -> bool:
+    """Whether the provider's inbound message (Twilio's MessageSid) was handled already."""
+    return db.session.scalar(select(Message.id).where(Message.direction == "in",
+                                                      Message.provider_id == provider_id)) is not None
 
 
 def _claim_due(now: datetime, limit: int) -> list[int]:

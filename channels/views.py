@@ -1,7 +1,7 @@
 """Staff view of every message in and out (the outbox), with retry of failed ones."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -34,7 +34,16 @@ def outbox():
 @bp.route("/outbox/<int:message_id>")
 @role_required("agent", "manager")
 def message(message_id: int):
-    return render_template("channels/message.html", message=db.get_or_404(Message, message_id))
+    return render_template("channels/message.html", message=db.get_or_404(Message, message_id),
+                           simulator=simulator_available())
+
+
+def simulator_available() -> bool:
+    """The simulator answers and opts out in a customer's name: it exists only for trying the
+    product with no provider, never in production or once Twilio or SMTP is configured (its
+    replies would go out as real SMS)."""
+    config = current_app.config
+    return not (config["HUIFANG_ENV"] == "production" or config["TWILIO_ACCOUNT_SID"] or config["SMTP_URL"])
 
 
 @bp.post("/outbox/<int:message_id>/retry")
@@ -59,6 +68,8 @@ def simulator(message_id: int):
     from core.i18n import in_locale
     from surveys.models import Invitation
 
+    if not simulator_available():
+        abort(404)
     msg = db.get_or_404(Message, message_id)
     invitation = db.get_or_404(Invitation, msg.invitation_id or 0)
     locale = invitation.customer.locale

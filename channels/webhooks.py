@@ -3,9 +3,11 @@ Twilio webhooks (SMS, voice, status callbacks) and the e-mail unsubscribe link."
 from __future__ import annotations
 
 import functools
+import re
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -20,6 +22,7 @@ from surveys.services import SurveyUnavailable, definition_of, invitation_for_an
 
 bp = Blueprint("webhooks", __name__)
 VOICE_LANG = {"zh-CN": "cmn-CN", "en": "en-US"}
+SID = re.compile(r"[A-Za-z0-9]{2,64}")  # Twilio's MessageSid: SM + 32 hex digits
 
 
 def twilio_signed(view):
@@ -44,10 +47,15 @@ def _twiml(response) -> Response:
 @twilio_signed
 def inbound_sms():
     phone, body = request.form.get("From", ""), strip_control(request.form.get("Body", ""))[:1600]
-    if not phone or has_control(phone) or len(phone) > 32:
+    sid = request.form.get("MessageSid") or None
+    if not phone or has_control(phone) or len(phone) > 32 or (sid and not SID.fullmatch(sid)):
         abort(400)
-    reply = handle_inbound_sms(phone, body)
     twiml = MessagingResponse()
+    try:
+        reply = handle_inbound_sms(phone, body, provider_id=sid)
+    except IntegrityError:  # the same MessageSid handled at this very moment by another request
+        db.session.rollback()
+        return _twiml(twiml)
     if reply:
         db.session.add(Message(channel="sms", transport="twiml", purpose="reply", to=phone,
                                body=reply, state="sent", sent_at=utcnow()))

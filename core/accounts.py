@@ -100,25 +100,34 @@ class ApiKey(db.Model):
         return self.scopes.split()
 
 
-def issue_api_key(name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
+# What an API key may do: report tickets (the intake) and read results (responses, reports,
+# tasks, complaints). Keys from HUIFANG_API_KEYS hold every scope.
+API_SCOPES = ("tickets:write", "results:read")
+
+
+def issue_api_key(name: str, created_by: User | None = None,
+                  scopes: tuple[str, ...] | list[str] = ("tickets:write",)) -> tuple[ApiKey, str]:
     """Returns the stored key and the secret, which is shown once and never stored."""
+    if not scopes or any(s not in API_SCOPES for s in scopes):
+        raise ValueError(f"scopes must be some of {', '.join(API_SCOPES)}")
     secret = "hf_" + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=secret[:10], key_hash=_digest(secret),
+    key = ApiKey(name=name, prefix=secret[:10], key_hash=_digest(secret), scopes=" ".join(scopes),
                  created_by_id=created_by.id if created_by else None)
     db.session.add(key)
     db.session.commit()
     return key, secret
 
 
-def api_key_valid(secret: str, env_keys: list[str]) -> bool:
+def api_key_scopes(secret: str, env_keys: list[str]) -> tuple[str, ...] | None:
+    """The scopes of a valid key (marking it used), or None for an unknown or revoked one."""
     if any(secrets.compare_digest(secret, k) for k in env_keys):
-        return True
+        return API_SCOPES
     key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == _digest(secret),
                                                  ApiKey.revoked_at.is_(None)))
     if key is None:
-        return False
+        return None
     key.last_used_at = utcnow()
-    return True
+    return tuple(key.scope_list)
 
 
 class RecoveryCode(db.Model):

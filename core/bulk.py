@@ -3,11 +3,25 @@ SQLite. Rows carry their ids, reserved up front, so dependent rows (answers of a
 invitations of a ticket) are written in the same chunk without a round trip per row."""
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, func, select, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core.db import db, is_postgres
 
@@ -37,12 +51,21 @@ def _defaults(table: Table) -> dict[str, Any]:
     return out
 
 
-def _encoders(table: Table, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+def _encoders(table: Table, columns: Sequence[str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, function) for the values that need converting before the driver sees them."""
     if is_postgres():  # psycopg adapts Python values itself; JSON goes in as its text
-        return [(lambda v: None if v is None else json.dumps(v)) if isinstance(table.c[c].type, JSON)
-                else None for c in columns]
-    dialect = db.engine.dialect
-    return [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        found = [json.dumps if isinstance(table.c[c].type, JSON) else None for c in columns]
+    else:
+        dialect = db.engine.dialect
+        found = [_sqlite_datetime if isinstance(table.c[c].type, DateTime)
+                 else table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    return [(i, f) for i, f in enumerate(found) if f is not None]
+
+
+@functools.lru_cache(maxsize=4096)  # a response's answers share its moment
+def _sqlite_datetime(value: datetime) -> str:
+    """SQLAlchemy's SQLite storage format (always with microseconds, so text compares right)."""
+    return value.isoformat(" ", "microseconds")
 
 
 def insert_rows(table: Table, rows: Iterable[dict[str, Any]]) -> int:
@@ -53,20 +76,41 @@ def insert_rows(table: Table, rows: Iterable[dict[str, Any]]) -> int:
         return 0
     defaults = _defaults(table)
     columns = list(dict.fromkeys([*rows[0], *(c for c in defaults if c not in rows[0])]))
+    pairs = [(c, defaults.get(c)) for c in columns]
+    return insert_tuples(table, columns, ([row.get(c, d) for c, d in pairs] for row in rows))
+
+
+def insert_tuples(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Writes rows given as values in `columns` order (every column without a database default
+    must be among them) in the current transaction; returns how many."""
     encoders = _encoders(table, columns)
 
-    def values(row: dict[str, Any]) -> tuple:
-        return tuple(enc(v) if enc and v is not None else v
-                     for enc, v in zip(encoders, (row.get(c, defaults.get(c)) for c in columns),
-                                       strict=True))
+    def values(row: Sequence[Any]) -> Sequence[Any]:
+        if not encoders:
+            return row
+        row = list(row)
+        for i, encode in encoders:
+            if row[i] is not None:
+                row[i] = encode(row[i])
+        return row
 
     raw = db.session.connection().connection.driver_connection
-    names = ", ".join(columns)
+    names, count = ", ".join(columns), 0
     if is_postgres():
         with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(values(row))
-    else:
-        marks = ", ".join("?" * len(columns))
-        raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", map(values, rows))
-    return len(rows)
+                count += 1
+        return count
+    marks = ", ".join("?" * len(columns))
+    cursor = raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", map(values, rows))
+    return cursor.rowcount
+
+
+def in_values(column: ColumnElement, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (values)` as one bound parameter (a PostgreSQL array, a SQLite JSON array):
+    thousands of values cost one parameter, not thousands to render and bind."""
+    values = list(values)
+    if is_postgres():
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))

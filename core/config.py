@@ -53,6 +53,8 @@ def from_environment(instance: Path) -> dict:
         "PROXY_HOPS": int(env.get("HUIFANG_PROXY_HOPS", "0")),
         "IDLE_MINUTES": int(env.get("HUIFANG_IDLE_MINUTES", "30")),
         "PASSWORD_MIN_SCORE": int(env.get("HUIFANG_PASSWORD_MIN_SCORE", "3")),
+        # "production" turns off what only serves trying the product (the outbox simulator).
+        "HUIFANG_ENV": env.get("HUIFANG_ENV", "development"),
         "SCHEDULER_TICK_SECONDS": tick,
         "DISPATCH_BATCH": int(env.get("HUIFANG_DISPATCH_BATCH", "500")),
         # How long one tick may keep draining a backlog of invitations (default: half a tick).

@@ -44,3 +44,15 @@ def publish(event: str, data: dict[str, Any], now: datetime | None = None) -> Ev
     row = Event(uid="msg_" + secrets.token_hex(16), type=event, data=data, created_at=now or utcnow())
     db.session.add(row)
     return row
+
+
+def publish_many(event: str, datas: list[dict[str, Any]], now: datetime | None = None) -> int:
+    """`publish` for bulk intake: the event rows written in one COPY / executemany, in the
+    caller's transaction."""
+    from core.bulk import insert_rows
+
+    if event not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
+    now = now or utcnow()
+    return insert_rows(Event.__table__, [{"uid": "msg_" + secrets.token_hex(16), "type": event, "data": data,
+                                          "created_at": now, "fanned_out": False} for data in datas])

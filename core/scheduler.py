@@ -35,6 +35,16 @@ def stopping() -> bool:
     return _stop.is_set()
 
 
+def request_stop() -> None:
+    """Asks this process to stop: the scheduler's and the delivery workers' signal handlers."""
+    _stop.set()
+
+
+def wait_for_stop(seconds: float) -> bool:
+    """Sleeps up to `seconds`, waking at once when asked to stop; True when asked."""
+    return _stop.wait(seconds)
+
+
 def run_named(name: str, table: dict[str, Callable[[datetime], int]]) -> int:
     """Runs one job of the table in an app context; a failing job is logged and runs again
     next tick, it never stops the scheduler."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def has_control(value: str) -> bool:
@@ -16,6 +18,20 @@ def has_control(value: str) -> bool:
 def strip_control(value: str) -> str:
     """For free text a person wrote: keep tabs and line breaks, drop the rest."""
     return CONTROL.sub("", value)
+
+
+def one_line(value: str | None) -> str:
+    """For a one-line field (region, agent, a name): no control character at all (tabs and
+    line breaks included), runs of white space as one space."""
+    return " ".join(CONTROL_OR_BREAK.sub(" ", value or "").split())
+
+
+def command_word(text: str | None) -> str:
+    """What an SMS keyword reply says, however it is typed: "STOP.", "stop!", full-width
+    "Ｓｔｏｐ", "退订。" and "Stop all" all read as one lower-case word (NFKC folds full-width
+    forms, case-folding the letters; punctuation, symbols and white space go)."""
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "PZCS")
 
 
 def normalise_phone(raw: str) -> str | None:

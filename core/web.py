@@ -70,11 +70,15 @@ def add_security_headers(response):
 
 def _error_page(status: int):
     def handler(error):
+        # The exception's own headers matter: 405 must say what is Allowed (RFC 9110 15.5.6),
+        # 429 when to retry.
+        headers = [(k, v) for k, v in getattr(error, "get_headers", lambda: [])()
+                   if k.lower() != "content-type"]
         if request.path.startswith(("/api/", "/twilio/")):
-            return jsonify(error=getattr(error, "description", str(status))), status
+            return jsonify(error=getattr(error, "description", str(status))), status, headers
         from flask_wtf.csrf import CSRFError
         expired_form = isinstance(error, CSRFError)
-        return render_template("error.html", status=status, expired_form=expired_form), status
+        return render_template("error.html", status=status, expired_form=expired_form), status, headers
     return handler
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, literal_column, select, tuple_
 from sqlalchemy.orm import aliased, selectinload
 
-from core.db import db, is_postgres
+from core.db import READ_ONLY, db, is_postgres
 from core.timeutil import iso_utc
 from surveys.models import QuestionnaireVersion, Response
 
@@ -44,7 +44,10 @@ def current_feed_stamp() -> int:
 
 def feed_page(after: tuple[int, int] | None, since: datetime | None, limit: int) -> list[Response]:
     """Up to `limit` completed responses after the cursor position (feed_seq, id), answers
-    and questionnaire version loaded."""
+    and questionnaire version loaded. Starts its own read-only transaction (on SQLite a deferred
+    BEGIN: the read never waits for a writer, and sees what had committed when it began)."""
+    db.session.commit()
+    db.session.connection(execution_options=READ_ONLY)
     query = (select(Response).where(Response.completed_at.is_not(None), Response.feed_seq.is_not(None))
              .options(selectinload(Response.answers),
                       selectinload(Response.version).selectinload(QuestionnaireVersion.questionnaire))

@@ -112,7 +112,9 @@ class Response(db.Model):
     reports aggregate one row per response in SQL; `answers` stays the full record."""
     __tablename__ = "responses"
     __table_args__ = (Index("ix_responses_completed", "completed_at"),
-                      Index("ix_responses_feed", "feed_seq", "id"))
+                      Index("ix_responses_feed", "feed_seq", "id"),
+                      # import-responses refuses a second answer of a respondent at one moment
+                      Index("ix_responses_respondent", "respondent", "completed_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))

@@ -15,6 +15,7 @@ from core.auth import role_required
 from core.db import db
 from core.i18n import current_locale
 from core.settings import get_rule
+from core.text import one_line
 from surveys.forms import PageAnswers
 from surveys.models import Response
 from surveys.services import complete_response, definition_of, latest_version, save_answers
@@ -24,11 +25,13 @@ bp = Blueprint("surveys_staff", __name__, url_prefix="/interviews")
 
 
 class InterviewForm(FlaskForm):
-    customer = StringField(_l("Customer id (optional)"), validators=[Optional(), Length(max=64)])
+    customer = StringField(_l("Customer id (optional)"), validators=[Optional(), Length(max=64)],
+                           filters=[one_line])
     ticket_kind = SelectField(_l("Ticket kind"), choices=[("", "—")] + [(k, k) for k in TICKET_KINDS],
                               validators=[Optional()])
-    region = StringField(_l("Region"), validators=[Optional(), Length(max=64)])
-    agent = StringField(_l("Agent who handled the ticket"), validators=[Optional(), Length(max=64)])
+    region = StringField(_l("Region"), validators=[Optional(), Length(max=64)], filters=[one_line])
+    agent = StringField(_l("Agent who handled the ticket"), validators=[Optional(), Length(max=64)],
+                        filters=[one_line])
 
 
 @bp.route("/new", methods=["GET", "POST"])

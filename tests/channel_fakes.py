@@ -2,6 +2,7 @@
 request the real `twilio` library builds, and a real SMTP server (aiosmtpd) on loopback."""
 from __future__ import annotations
 
+import asyncio
 import email
 import json
 import logging
@@ -57,6 +58,7 @@ class Mailbox:
         self.refuse = 0      # refuse this many recipients, then accept
         self.down = False    # refuse everything while True (an outage)
         self.refused = 0
+        self.delay = 0.0     # seconds before accepting each message (a slow provider)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.down or self.refuse:
@@ -67,6 +69,8 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted"
 

@@ -9,6 +9,8 @@ from tests.conftest import csrf_token, login
 PUBLIC = {"static", "core.healthz", "core.home", "core.switch_language", "core.openapi", "auth.login", "auth.second_factor", "auth.enrol",
           "surveys.answer", "surveys.thanks", "webhooks.inbound_sms", "webhooks.status_callback",
           "webhooks.voice_start", "webhooks.voice_answer", "webhooks.bridge_call", "webhooks.unsubscribe", "api.create_ticket",
+          # API-key routes (scopes: tests/test_results_api.py)
+          "results.list_responses", "results.report", "results.list_tasks", "results.complaint",
           "recheck.recheck", "complaint_hooks.recording_notice", "complaint_hooks.recording_status",
           "api.create_tickets"}
 ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
@@ -32,12 +34,15 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "analytics.report_suggestions": {"manager"},
     "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
+    "integrations.endpoints": set(), "integrations.endpoint": set(), "integrations.toggle": set(),
+    "integrations.redeliver_one": set(),
     # Questionnaires: managers build and preview drafts; only admins publish and route
     "builder.index": {"manager"}, "builder.build": {"manager"}, "builder.version": {"manager"},
     "builder.export": {"manager"}, "builder.publish": set(),
     "admin.questionnaire_routes": set(), "admin.delete_questionnaire_route": set(),
 }
-ARGS = {"case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en",
+ARGS = {"endpoint_id": 1, "delivery_id": 1, "case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1, "message_id": 1,
+        "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en",
         "key": "telecom-default", "number": 1, "route_id": 1}
 
 

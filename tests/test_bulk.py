@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from callbacks.models import CallbackTask, TaskEvent
 from core.db import db, utcnow
+from core.events import Event
 from surveys.models import Answer, Invitation, Response
 from tickets.models import Customer, Ticket
 
@@ -46,12 +47,14 @@ def snapshot():
     tasks = sorted((t.ticket.external_id, t.kind, t.due_at, t.priority, t.state)
                    for t in db.session.scalars(select(CallbackTask)))
     customers = {c.external_id: (c.name, c.phone, c.email, c.locale) for c in db.session.scalars(select(Customer))}
-    return invitations, tasks, customers, count(TaskEvent)
+    announced = sorted((e["ticket_external_id"], e["kind"], e["due_at"], e["state"], e["tier"], e["met_at"])
+                       for e in db.session.scalars(select(Event.data).where(Event.type == "task.created")))
+    return invitations, tasks, customers, count(TaskEvent), announced
 
 
 def clear():
     from complaints.models import CaseStage, ComplaintCase
-    for model in (CaseStage, ComplaintCase, TaskEvent, CallbackTask, Invitation, Ticket, Customer):
+    for model in (Event, CaseStage, ComplaintCase, TaskEvent, CallbackTask, Invitation, Ticket, Customer):
         db.session.execute(model.__table__.delete())
     db.session.commit()
 
@@ -77,7 +80,9 @@ def test_batch_intake_plans_what_one_by_one_intake_plans(ctx, stored_first):
     for clean in cleans[:stored_first]:  # some already there: the cap must see their invitations
         intake_ticket(clean)
     results = intake_batch(cleans[stored_first:])
-    assert snapshot() == one_by_one
+    assert snapshot() == one_by_one  # including the task.created events integrators get
+    ids = {t.id for t in db.session.scalars(select(CallbackTask))}
+    assert {e["id"] for e in db.session.scalars(select(Event.data).where(Event.type == "task.created"))} == ids
     assert all(r.created for r in results)
     shown = results[-1].as_json()  # the answer names the stored rows
     stored = db.session.scalar(select(Ticket).where(Ticket.external_id == "T23"))

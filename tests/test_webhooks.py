@@ -26,7 +26,7 @@ def endpoint(url: str, events=EVENT_TYPES) -> WebhookEndpoint:
 
 
 def produce_events() -> set[str]:
-    """A completed answer, a complaint's tasks and a closed task: every event type of today."""
+    """A completed answer, a complaint's tasks, a closed task and so a completed complaint stage."""
     invitation = sent_invitation()
     response = response_for(invitation)
     save_answers(response, {"overall": 5, "nps": 10})
@@ -72,7 +72,7 @@ def test_receiver_down_for_an_hour_gets_every_event_signed(ctx):
         endpoint(receiver.url)
         expected = produce_events()
         assert {db.session.scalar(select(Event.type).where(Event.uid == uid)) for uid in expected} == \
-            {"response.completed", "task.created", "task.closed"}
+            {"response.completed", "task.created", "task.closed", "complaint.stage_completed"}
         start, now = utcnow(), utcnow()
         receiver.down = True
         while now < start + timedelta(hours=3):
@@ -109,3 +109,39 @@ def test_deliveries_give_up_after_24_hours_and_only_subscribed_events_go_out(ctx
         deliveries = list(db.session.scalars(select(WebhookDelivery)))
         assert len(deliveries) == 1 and deliveries[0].state == "failed"
         assert deliveries[0].last_status == 503 and deliveries[0].attempts > 10
+
+
+def test_admin_manages_endpoints_reads_the_log_and_redelivers(ctx, client):
+    from core.accounts import ApiKey, AuditEvent
+    from tests.conftest import login, post_form
+
+    login(client, "admin")
+    refused = post_form(client, "/admin/webhooks", {"url": "ftp://crm", "event_types": ["task.created"]})
+    assert refused.status_code == 400 and "请输入 http:// 或 https:// 地址" in refused.get_data(as_text=True)
+    with Receiver(SECRET) as receiver:
+        added = post_form(client, "/admin/webhooks", {"url": receiver.url, "description": "CRM",
+                                                      "event_types": ["task.created"]})
+        assert added.status_code == 303
+        hooks = db.session.scalar(select(WebhookEndpoint))
+        hooks.secret = SECRET  # the receiver was built with it
+        db.session.commit()
+        page = client.get(added.headers["Location"]).get_data(as_text=True)
+        assert "回访任务已创建" in page and SECRET in page
+        receiver.down = True
+        make_ticket("T-hook", kind="complaint")
+        deliver_webhooks()
+        page = client.get(f"/admin/webhooks/{hooks.id}").get_data(as_text=True)
+        assert "HTTP 503" in page and "重试中" in page
+        receiver.down = False
+        delivery = db.session.scalar(select(WebhookDelivery))
+        assert post_form(client, f"/admin/webhooks/deliveries/{delivery.id}/redeliver", {},
+                         token_from=f"/admin/webhooks/{hooks.id}").status_code == 303
+        deliver_webhooks()
+        assert len(receiver.received) == 1
+        page = client.get(f"/admin/webhooks/{hooks.id}").get_data(as_text=True)
+        assert "HTTP 204" in page and "已送达" in page
+    actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"create_webhook", "redeliver_webhook"} <= actions
+    created = post_form(client, "/admin/api-keys", {"name": "Warehouse", "scopes": ["results:read"]})
+    assert "读取结果" in created.get_data(as_text=True)
+    assert db.session.scalar(select(ApiKey.scopes).where(ApiKey.name == "Warehouse")) == "results:read"

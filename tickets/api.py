@@ -1,10 +1,9 @@
 """POST /api/v1/tickets and /api/v1/tickets/batch: the operator's systems report handled tickets."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from core.accounts import api_key_valid
-from core.db import db
+from core.api import require_scope
 from tickets.batch import intake_batch
 from tickets.services import intake_ticket, validate_ticket
 
@@ -13,23 +12,8 @@ BATCH_LIMIT = 1000
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
-
-
-@bp.before_request
-def require_api_key():
-    key = _bearer()
-    if key is None or not api_key_valid(key, current_app.config["HUIFANG_API_KEYS"]):
-        response = jsonify(error="a valid API key is required: Authorization: Bearer <key>")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="huifang"'
-        return response, 401
-    db.session.commit()  # the key's last_used_at
-
-
 @bp.post("/tickets")
+@require_scope("tickets:write")
 def create_ticket():
     body = request.get_json(silent=True)
     if body is None:
@@ -43,6 +27,7 @@ def create_ticket():
 
 
 @bp.post("/tickets/batch")
+@require_scope("tickets:write")
 def create_tickets():
     """Up to BATCH_LIMIT tickets: {"tickets": [...]}. Each item is validated alone and answered
     in `results` by its index, with the status the single endpoint would give it: 201 stored,

@@ -22,6 +22,7 @@ from callbacks.models import KIND_PRIORITY, CallbackTask, TaskEvent
 from complaints.services import open_cases_bulk
 from core.bulk import insert_rows, reserve_ids
 from core.db import db, is_postgres, utcnow
+from core.events import publish_many
 from core.settings import get_rules
 from surveys.models import Invitation
 from surveys.services import QuestionnaireRouter, new_token
@@ -113,7 +114,15 @@ def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: A
     return result
 
 
+def _task_json(row: dict[str, Any], external_id: str) -> dict[str, Any]:
+    """What the task.created webhook says of a task, as `create_task` publishes it."""
+    task = CallbackTask(**row, tier=1)
+    task.ticket = Ticket(external_id=external_id)
+    return task.as_json()
+
+
 def _write(plan: _Plan, results: list[Intake]) -> None:
+    ticket_ids = {t["id"]: t["external_id"] for t in plan.tickets}
     insert_rows(Customer.__table__, [vars(c) for c in plan.new_customers])
     db.session.flush()  # updates of stored customers
     insert_rows(Ticket.__table__, plan.tickets)
@@ -127,6 +136,7 @@ def _write(plan: _Plan, results: list[Intake]) -> None:
     insert_rows(CallbackTask.__table__, plan.tasks)
     insert_rows(TaskEvent.__table__, [{"task_id": t["id"], "at": plan.now, "kind": "created",
                                        "detail": t["kind"]} for t in plan.tasks])
+    publish_many("task.created", [_task_json(t, ticket_ids[t["ticket_id"]]) for t in plan.tasks], plan.now)
     invitations, tasks = iter(plan.invitations), iter(plan.tasks)  # the ids the answer shows
     for result in results:
         if result.invitation is not None:
