@@ -58,8 +58,8 @@ def _simulate(page, base: str, invitation_id: int, replies: list[str]) -> None:
     page.goto(f"{base}/outbox/{message_id}/simulator")
     for text in replies:
         page.fill("input[name=text]", text)
-        page.click("form.filters button.primary")
-        page.wait_for_load_state()
+        with page.expect_navigation():  # the reply is stored before the next one is typed
+            page.click("form.filters button.primary")
 
 
 def test_a_questionnaire_built_in_the_browser_is_answered_on_three_channels_and_reported(
