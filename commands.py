@@ -148,6 +148,77 @@ def register_commands(app: Flask) -> None:
             Path(out).write_bytes(render_pdf(figures, locale))
         click.echo(f"wrote {out} ({figures['responses']} responses)")
 
+    @app.cli.command("backup")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE, or FILE.gz to compress")
+    def backup_cmd(out: str):
+        """Write every table to one portable file (JSON lines), restorable on SQLite or PostgreSQL."""
+        from core.dump import open_dump, write_backup
+        with open_dump(out, "w") as fh:
+            counts = write_backup(fh)
+        click.echo(f"wrote {out}: {sum(counts.values())} rows in {len(counts)} tables")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--yes", is_flag=True, help="Do not ask before replacing every row.")
+    def restore_cmd(path: str, yes: bool):
+        """Replace the database's contents with a backup (run init-db on an empty database first)."""
+        from core.accounts import audit
+        from core.db import db
+        from core.dump import RestoreError, open_dump, restore_backup
+        if not yes:
+            click.confirm("This replaces every row of the database with the backup's. Continue?", abort=True)
+        try:
+            with open_dump(path, "r") as fh:
+                counts = restore_backup(fh)
+        except (RestoreError, ValueError, KeyError) as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{path}: {exc}; the database is unchanged") from exc
+        audit("restore_backup", "database", rows=sum(counts.values()))
+        db.session.commit()
+        click.echo(f"restored {sum(counts.values())} rows in {len(counts)} tables from {path}")
+
+    def _customer(reference: str):
+        from admin.privacy import find_customer
+        customer = find_customer(reference)
+        if customer is None:
+            raise click.ClickException(f"no customer with ID or phone {reference}")
+        return customer
+
+    @app.cli.command("customer-export")
+    @click.option("--customer", "reference", required=True, help="the operator's customer ID, or the phone number")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False), help="ZIP file to write")
+    def customer_export_cmd(reference: str, out: str):
+        """Write everything held about one customer to a ZIP of JSON files (PIPL art. 45)."""
+        from admin.privacy import export_customer
+        Path(out).write_bytes(export_customer(_customer(reference)))
+        click.echo(f"wrote {out}")
+
+    @app.cli.command("customer-erase")
+    @click.option("--customer", "reference", required=True, help="the operator's customer ID, or the phone number")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def customer_erase_cmd(reference: str, yes: bool):
+        """Erase one customer's personal data (PIPL art. 47); their answers stay as anonymous figures."""
+        from admin.privacy import erase_customer
+        customer = _customer(reference)
+        if not yes:
+            click.confirm(f"Erase customer {customer.external_id} and everything that leads to them?", abort=True)
+        counts = erase_customer(customer)
+        click.echo("erased: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+
+    @app.cli.command("verify-audit")
+    def verify_audit_cmd():
+        """Check the audit log's hash chain; report the first row edited or removed."""
+        from sqlalchemy import func, select
+
+        from core.accounts import AuditEvent, first_broken_audit_link
+        from core.db import db
+        broken = first_broken_audit_link()
+        if broken:
+            click.echo(f"audit log BROKEN at row {broken[0]}: {broken[1]}", err=True)
+            sys.exit(1)
+        count = db.session.scalar(select(func.count()).select_from(AuditEvent))
+        click.echo(f"audit log intact: {count} row(s), every hash and link matches")
+
     @app.cli.command("anonymise")
     def anonymise_cmd():
         """Apply the retention setting: strip personal data from old responses."""

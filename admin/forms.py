@@ -130,6 +130,14 @@ class QuestionnaireForm(FlaskForm):
     definition = TextAreaField(_l("Definition (YAML)"), validators=[DataRequired(), Length(max=100_000)])
 
 
+class CustomerLookupForm(FlaskForm):
+    reference = StringField(_l("Customer ID or phone number"), validators=[DataRequired(), Length(max=64)])
+
+
+class EraseForm(FlaskForm):
+    confirm = StringField(_l("Type the customer's ID to confirm"), validators=[DataRequired(), Length(max=64)])
+
+
 TICKET_KIND_LABELS = {"inquiry": _l("Inquiry"), "business": _l("Business request"), "fault": _l("Fault repair"),
                       "complaint": _l("Complaint")}
 INVITATION_CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Voice call"), "email": _l("E-mail")}

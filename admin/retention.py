@@ -1,5 +1,11 @@
 """Retention: responses older than `retention_months` lose their personal data (who answered,
-free text, the link to the customer and ticket) but keep every figure column."""
+free text, the link to the customer and ticket) but keep every figure column.
+
+Anonymised means no join leads from the response to a person: the response's own links
+(customer, ticket, invitation, interviewer) go, and so does every nullable link other tables
+hold to the response (a callback task, and whatever table later points at responses), found
+from the schema's foreign keys so a new table cannot reopen a path unnoticed.
+`tests/test_retention.py` walks every foreign key from an anonymised response."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,6 +16,15 @@ from core.accounts import audit
 from core.db import db, utcnow
 from core.settings import get_rule
 from surveys.models import Answer, Response
+
+
+def _unlink_from_others(response_ids: list[int]) -> None:
+    """Clears every nullable column of another table that points at these responses."""
+    responses = Response.__table__
+    for table in db.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table is responses and key.parent.nullable and table is not responses:
+                db.session.execute(update(table).where(key.parent.in_(response_ids)).values({key.parent.name: None}))
 
 
 def anonymise_old_responses(now: datetime | None = None) -> int:
@@ -25,8 +40,10 @@ def anonymise_old_responses(now: datetime | None = None) -> int:
         chunk = targets[start:start + 1000]
         db.session.execute(delete(Answer).where(Answer.response_id.in_(chunk),
                                                 Answer.value_text.is_not(None)))
+        _unlink_from_others(chunk)
         db.session.execute(update(Response).where(Response.id.in_(chunk)).values(
-            respondent="", customer_id=None, ticket_id=None, interviewer_id=None, anonymized_at=utcnow()))
+            respondent="", customer_id=None, ticket_id=None, invitation_id=None, interviewer_id=None,
+            anonymized_at=utcnow()))
     audit("anonymise_responses", "responses", count=len(targets), older_than=cutoff.isoformat())
     db.session.commit()
     return len(targets)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import yaml
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,6 +12,8 @@ from admin.forms import (
     SCOPE_LABELS,
     TICKET_KIND_LABELS,
     ApiKeyForm,
+    CustomerLookupForm,
+    EraseForm,
     QuestionnaireForm,
     RouteForm,
     RulesForm,
@@ -21,6 +23,7 @@ from core.accounts import ApiKey, AuditEvent, User, audit, create_user, issue_ap
 from core.auth import role_required
 from core.db import db, utcnow
 from core.i18n import current_locale
+from core.passwords import WeakPassword
 from core.settings import get_rules, save_rules
 from surveys.definition import DefinitionError, load_yaml
 from surveys.models import Questionnaire, QuestionnaireRoute, QuestionnaireVersion
@@ -57,6 +60,8 @@ def users():
             db.session.commit()
             flash(_("Account created."), "success")
             return redirect(url_for(".users")), 303
+        except WeakPassword as exc:
+            form.password.errors.append(str(exc))
         except ValueError as exc:
             form.email.errors.append(str(exc))
     return render_template("admin/users.html", form=form,
@@ -71,8 +76,23 @@ def toggle_user(user_id: int):
         flash(_("You cannot deactivate yourself."), "error")
     else:
         user.active = not user.active
+        user.revoke_sessions()  # a deactivated account's open sessions end at their next request
         audit("activate_user" if user.active else "deactivate_user", f"user:{user.id}")
         db.session.commit()
+    return redirect(url_for(".users")), 303
+
+
+@bp.post("/users/<int:user_id>/reset-second-factor")
+@role_required("admin")
+def reset_second_factor(user_id: int):
+    """For a lost phone with no recovery codes left: the person enrols again at the next login."""
+    from core.twofactor import reset_second_factor as reset
+    user = db.get_or_404(User, user_id)
+    reset(user)
+    audit("reset_second_factor", f"user:{user.id}")
+    db.session.commit()
+    flash(_("Two-step login of %(email)s is reset: they set it up again at their next login.", email=user.email),
+          "success")
     return redirect(url_for(".users")), 303
 
 
@@ -167,3 +187,43 @@ def audit_log():
     events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)).all()
     names = {u.id: u.email for u in db.session.scalars(select(User))}
     return render_template("admin/audit.html", events=events, names=names)
+
+
+@bp.route("/privacy", methods=["GET", "POST"])
+@role_required("admin")
+def privacy():
+    """A customer's data on request: look up, then export or erase (PIPL arts. 45, 47)."""
+    from admin.privacy import find_customer, summary
+    form, customer = CustomerLookupForm(), None
+    if form.validate_on_submit():
+        customer = find_customer(form.reference.data)
+        if customer is None:
+            form.reference.errors.append(_("No customer has this ID or phone number."))
+    return render_template("admin/privacy.html", form=form, customer=customer,
+                           rows=summary(customer) if customer else [], erase=EraseForm()), \
+        400 if form.errors else 200
+
+
+@bp.post("/privacy/<int:customer_id>/export")
+@role_required("admin")
+def privacy_export(customer_id: int):
+    from admin.privacy import export_customer
+    from tickets.models import Customer
+    customer = db.get_or_404(Customer, customer_id)
+    return Response(export_customer(customer), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="customer-{customer.id}.zip"'})
+
+
+@bp.post("/privacy/<int:customer_id>/erase")
+@role_required("admin")
+def privacy_erase(customer_id: int):
+    from admin.privacy import erase_customer
+    from tickets.models import Customer
+    customer, form = db.get_or_404(Customer, customer_id), EraseForm()
+    if not form.validate_on_submit() or form.confirm.data.strip() != customer.external_id:
+        flash(_("Type the customer's ID exactly to confirm the erasure."), "error")
+        return redirect(url_for(".privacy")), 303
+    counts = erase_customer(customer)
+    flash(_("The customer's data is erased: %(n)s records.", n=sum(counts.values())), "success")
+    return redirect(url_for(".privacy")), 303
+
