@@ -47,12 +47,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["current_locale"] = current_locale
 
     from commands import register_commands
-    from core import web
+    from core import labels, web
     from core.auth import bp as auth_bp
     from core.db import utcnow
     from core.timeutil import to_local
 
     web.register(app)
+    labels.register(app)
     app.register_blueprint(auth_bp)
     for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
                    "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views",

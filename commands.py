@@ -225,3 +225,12 @@ def register_commands(app: Flask) -> None:
         from admin.retention import anonymise_old_responses
         click.echo(f"anonymised {anonymise_old_responses()} response(s)")
 
+
+    @app.cli.command("rebuild-rollups")
+    def rebuild_rollups_cmd():
+        """Recompute the reports' per-day sums from the stored responses and invitations."""
+        from core.db import db
+        from reports.rollups import rebuild
+        rebuild()
+        db.session.commit()
+        click.echo("rollups rebuilt")

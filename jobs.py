@@ -56,10 +56,12 @@ def worker_jobs(batch: int) -> dict[str, Callable[[datetime], int]]:
     """What a delivery worker does each round: render due invitations into messages, deliver
     due provider messages; both claim their rows, so any number of workers share the work."""
     from channels.services import deliver_due
+    from integrations.webhooks import deliver_webhooks
     from surveys.dispatch import send_due_invitations
 
     return {"send_invitations": lambda now: send_due_invitations(now, limit=batch),
-            "deliver_messages": lambda now: deliver_due(now, limit=batch)}
+            "deliver_messages": lambda now: deliver_due(now, limit=batch),
+            "deliver_webhooks": lambda now: deliver_webhooks(now, limit=batch)}
 
 
 def run_worker(app: Flask, batch: int, idle_seconds: float) -> None:

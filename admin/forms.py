@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, ValidationError
 
 from core.accounts import ROLES
+from core.labels import choices
 from tickets.models import TICKET_KINDS
 
 
@@ -37,9 +38,9 @@ class RulesForm(FlaskForm):
     cap_days = IntegerField(_l("At most one invitation per customer every (days)"), validators=[NumberRange(0, 365)])
     reminder_after_hours = FloatField(_l("Reminder if not answered after (hours, 0 = none)"), validators=[NumberRange(0, 720)])
     link_expiry_days = IntegerField(_l("Survey link expires after (days)"), validators=[NumberRange(1, 90)])
-    survey_kinds = Checkboxes(_l("Ticket kinds that get a survey"), choices=[(k, k) for k in TICKET_KINDS])
+    survey_kinds = Checkboxes(_l("Ticket kinds that get a survey"), choices=choices("ticket_kind", TICKET_KINDS))
     callback_kinds = Checkboxes(_l("Ticket kinds that get a post-handling callback (complaints always do)"),
-                                choices=[(k, k) for k in TICKET_KINDS if k != "complaint"])
+                                choices=choices("ticket_kind", [k for k in TICKET_KINDS if k != "complaint"]))
     channel_order = StringField(_l("Channel order when the customer has no preference"), validators=[DataRequired()])
     deadline_post_handling_hours = FloatField(_l("Post-handling callback within (hours)"), validators=[NumberRange(1, 720)])
     deadline_complaint_accept_hours = FloatField(_l("Complaint accepted within (hours)"), validators=[NumberRange(1, 720)])
@@ -111,7 +112,7 @@ class RulesForm(FlaskForm):
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+    role = SelectField(_l("Role"), choices=choices("role", ROLES))
     phone = StringField(_l("Phone for click-to-call (E.164, optional)"), validators=[Length(max=20)])
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(min=8, max=128)])
 

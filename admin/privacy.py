@@ -18,14 +18,14 @@ import zipfile
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, Table, cast, delete, or_, select, update
+from sqlalchemy import String, Table, cast, or_, select
 
+from admin.retention import anonymise_responses
 from core.accounts import audit
 from core.db import db, utcnow
 from core.dump import table_rows
 from core.events import Event
 from core.text import normalise_phone
-from surveys.models import Answer, Response
 from tickets.models import Customer, Ticket
 
 # What each table is, for the people who read the summary and the export.
@@ -128,23 +128,12 @@ def _en(name: str) -> str:
         return label(name)
 
 
-def anonymise_responses(ids: set[int] | list[int]) -> None:
-    """Figures stay; the respondent, free text and every link to a person go."""
-    ids = list(ids)
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
-        db.session.execute(delete(Answer).where(Answer.response_id.in_(chunk), Answer.value_text.is_not(None)))
-        db.session.execute(update(Response).where(Response.id.in_(chunk)).values(
-            respondent="", customer_id=None, ticket_id=None, invitation_id=None, interviewer_id=None,
-            anonymized_at=utcnow()))
-
-
 def erase_customer(customer: Customer) -> dict[str, int]:
     """Deletes the person's rows (children first) and anonymises their responses; audited with
     counts only, under the customer's internal number, which then leads nowhere."""
     rows = personal_rows(customer)
     customer_id = customer.id
-    anonymise_responses(rows.get("responses", set()))
+    anonymise_responses(sorted(rows.get("responses", set())))  # shared with retention
     db.session.expunge_all()
     for table in reversed(db.metadata.sorted_tables):
         ids = rows.get(table.name)

@@ -27,6 +27,18 @@ def _unlink_from_others(response_ids: list[int]) -> None:
                 db.session.execute(update(table).where(key.parent.in_(response_ids)).values({key.parent.name: None}))
 
 
+def anonymise_responses(ids: list[int]) -> None:
+    """Strips these responses of the person (retention, and a customer's erasure request)."""
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        db.session.execute(delete(Answer).where(Answer.response_id.in_(chunk),
+                                                Answer.value_text.is_not(None)))
+        _unlink_from_others(chunk)
+        db.session.execute(update(Response).where(Response.id.in_(chunk)).values(
+            respondent="", customer_id=None, ticket_id=None, invitation_id=None, interviewer_id=None,
+            anonymized_at=utcnow()))
+
+
 def anonymise_old_responses(now: datetime | None = None) -> int:
     months = int(get_rule("retention_months") or 0)
     if months <= 0:
@@ -36,14 +48,7 @@ def anonymise_old_responses(now: datetime | None = None) -> int:
     targets = list(db.session.scalars(ids))
     if not targets:
         return 0
-    for start in range(0, len(targets), 1000):
-        chunk = targets[start:start + 1000]
-        db.session.execute(delete(Answer).where(Answer.response_id.in_(chunk),
-                                                Answer.value_text.is_not(None)))
-        _unlink_from_others(chunk)
-        db.session.execute(update(Response).where(Response.id.in_(chunk)).values(
-            respondent="", customer_id=None, ticket_id=None, invitation_id=None, interviewer_id=None,
-            anonymized_at=utcnow()))
+    anonymise_responses(targets)
     audit("anonymise_responses", "responses", count=len(targets), older_than=cutoff.isoformat())
     db.session.commit()
     return len(targets)

@@ -13,7 +13,9 @@ TASK_KINDS = ("post_handling", "complaint_accept", "complaint_investigate",
 # open -> claimed -> in_progress -> done | unreachable; waiting = "call back later at T";
 # escalated = overdue, moved a tier up and back in the pool.
 ACTIVE_STATES = ("open", "claimed", "in_progress", "waiting", "escalated")
-WORKED_STATES = ("claimed", "in_progress")  # someone owns the task and is on it
+# Someone owns the task and is on it; "waiting" too: after "no answer" the owner may still call
+# again, record, close or release it before the retry time puts it back on the list.
+WORKED_STATES = ("claimed", "in_progress", "waiting")
 OUTCOMES = ("reached", "no_answer", "busy", "wrong_number", "call_back_later")
 RESOLUTION_CATEGORIES = ("resolved", "explained", "compensated", "transferred",
                          "not_resolved", "customer_declined")
@@ -88,3 +90,5 @@ class TaskEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user = relationship("User")

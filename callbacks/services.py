@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from blinker import Namespace
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from callbacks.deadlines import deadline
@@ -21,7 +23,10 @@ from callbacks.models import (
 )
 from core.db import db, is_postgres, utcnow
 from core.events import publish
+from core.i18n import STAFF_LOCALE, in_locale
+from core.labels import label
 from core.settings import get_rules
+from core.timeutil import to_local
 
 UNREACHED = ("no_answer", "busy")
 
@@ -78,7 +83,7 @@ def claim(task_id: int, user_id: int, now: datetime | None = None) -> bool:
 
 def release(task: CallbackTask, user_id: int) -> None:
     if task.state not in WORKED_STATES:
-        raise TaskError("only a claimed task can be released")
+        raise TaskError(_l("only a claimed task can be released"))
     task.state, task.owner_id = "open", None
     db.session.add(TaskEvent(task_id=task.id, kind="released", user_id=user_id))
     db.session.commit()
@@ -91,7 +96,7 @@ def is_worked_by(task: CallbackTask, user_id: int) -> bool:
 
 def _require_owner(task: CallbackTask, user_id: int) -> None:
     if not is_worked_by(task, user_id):
-        raise TaskError("claim the task before working on it")
+        raise TaskError(_l("claim the task before working on it"))
 
 
 def record_attempt(task: CallbackTask, user_id: int, outcome: str, notes: str = "",
@@ -103,9 +108,9 @@ def record_attempt(task: CallbackTask, user_id: int, outcome: str, notes: str = 
     rules = rules or get_rules()
     _require_owner(task, user_id)
     if outcome not in OUTCOMES:
-        raise TaskError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        raise TaskError(_l("choose one of the outcomes in the list"))
     if outcome == "call_back_later" and (callback_at is None or callback_at <= now):
-        raise TaskError("give a future time to call back")
+        raise TaskError(_l("give a future time to call back"))
     attempt = Attempt(staff_id=user_id, at=now, outcome=outcome, notes=notes,
                       callback_at=callback_at if outcome == "call_back_later" else None)
     task.attempts.append(attempt)
@@ -137,9 +142,9 @@ def close(task: CallbackTask, user_id: int, resolution_category: str, resolved: 
     now = now or utcnow()
     _require_owner(task, user_id)
     if resolution_category not in RESOLUTION_CATEGORIES:
-        raise TaskError(f"resolution must be one of {', '.join(RESOLUTION_CATEGORIES)}")
+        raise TaskError(_l("choose one of the resolutions in the list"))
     if task.kind not in MET_BY_CLOSURE and not any(a.outcome == "reached" for a in task.attempts):
-        raise TaskError("record the call that reached the customer before closing")
+        raise TaskError(_l("record the call that reached the customer before closing"))
     task.resolution_category, task.resolved, task.root_cause = resolution_category, resolved, root_cause
     if task.kind in MET_BY_CLOSURE:
         task.met_at = now
@@ -190,15 +195,23 @@ def escalate_overdue(now: datetime | None = None) -> list[CallbackTask]:
         task.state, task.owner_id = "escalated", None
         task.escalate_after = now + timedelta(hours=float(rules["escalation_interval_hours"]))
         db.session.add(TaskEvent(task_id=task.id, kind="escalated", at=now, detail=f"tier {task.tier}"))
+        subject, body = _escalation_notice(task)
         for address in rules["supervisor_emails"]:
-            queue_message("email", address, "escalation",
-                          f"Callback task #{task.id} ({task.kind}) is overdue since "
-                          f"{task.due_at:%Y-%m-%d %H:%M} UTC and is now tier {task.tier}.\n"
-                          f"回访任务 #{task.id} 已超时,升级至第 {task.tier} 级。",
-                          subject=f"[Huifang] Task #{task.id} escalated to tier {task.tier} / 任务升级",
-                          task_id=task.id, now=now)
+            queue_message("email", address, "escalation", body, subject=subject, task_id=task.id, now=now)
     db.session.commit()
     return tasks
+
+
+def _escalation_notice(task: CallbackTask) -> tuple[str, str]:
+    """Subject and text of the supervisors' e-mail, in the operator's language (zh-CN)."""
+    from flask import current_app
+
+    with in_locale(STAFF_LOCALE):
+        subject = _("[Huifang] Task #%(id)s escalated to tier %(tier)s", id=task.id, tier=task.tier)
+        body = _("Callback task #%(id)s (%(kind)s) was due at %(due)s and is overdue: it is now at tier %(tier)s.",
+                 id=task.id, kind=label("task_kind", task.kind), tier=task.tier,
+                 due=to_local(task.due_at, None).strftime("%Y-%m-%d %H:%M"))
+    return subject, f"{body}\n{current_app.config['PUBLIC_BASE_URL']}/callbacks/{task.id}"
 
 
 def work_list_query(*, kind: str | None = None, tier: int | None = None, region: str | None = None,
@@ -228,9 +241,9 @@ def click_to_call(task: CallbackTask, agent) -> str:
 
     _require_owner(task, agent.id)
     if not twilio_configured():
-        raise TaskError("click-to-call needs Twilio settings; call the number by hand")
+        raise TaskError(_l("click-to-call needs Twilio settings; call the number by hand"))
     if not agent.phone:
-        raise TaskError("add your own phone number to your account to use click-to-call")
+        raise TaskError(_l("add your own phone number to your account to use click-to-call"))
     base = current_app.config["PUBLIC_BASE_URL"]
     extra = {}
     if task.kind.startswith("complaint_"):
@@ -241,7 +254,7 @@ def click_to_call(task: CallbackTask, agent) -> str:
         call = twilio_client().calls.create(to=agent.phone, from_=current_app.config["TWILIO_FROM"],
                                             url=f"{base}/twilio/bridge/{task.id}", **extra)
     except Exception as exc:  # the provider's error, shown to the agent
-        raise TaskError(f"Twilio could not place the call: {exc}"[:300]) from exc
+        raise TaskError(_l("Twilio could not place the call: %(error)s", error=str(exc)[:250])) from exc
     db.session.add(TaskEvent(task_id=task.id, kind="call_started", detail=call.sid, user_id=agent.id))
     db.session.commit()
     return call.sid

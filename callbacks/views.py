@@ -6,14 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from callbacks.forms import (
-    KIND_LABELS,
-    OUTCOME_LABELS,
-    STATE_LABELS,
-    AttemptForm,
-    CloseForm,
-    FilterForm,
-)
+from callbacks.forms import AttemptForm, CloseForm, FilterForm
 from callbacks.models import ACTIVE_STATES, WORKED_STATES, CallbackTask
 from callbacks.services import (
     TaskError,
@@ -29,17 +22,14 @@ from channels.transports import twilio_configured
 from core.accounts import audit
 from core.auth import role_required
 from core.db import db, utcnow
+from core.i18n import current_locale
 from core.timeutil import from_local
 from surveys.models import Response
+from surveys.services import readable_answers
 from tickets.models import Ticket
 
 bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 PAGE_SIZE = 50
-
-
-@bp.app_context_processor
-def labels():
-    return {"KIND_LABELS": KIND_LABELS, "OUTCOME_LABELS": OUTCOME_LABELS, "STATE_LABELS": STATE_LABELS}
 
 
 def _regions() -> list[str]:
@@ -53,11 +43,12 @@ def work_list():
     form.region.choices += [(r, r) for r in _regions()]
     page = max(request.args.get("page", 1, type=int), 1)
     query = work_list_query(kind=form.kind.data or None, tier=int(form.tier.data) if form.tier.data else None,
-                            region=form.region.data or None)
+                            region=form.region.data or None,
+                            owner_id=current_user.id if form.mine.data else None)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     tasks = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     mine = db.session.scalars(work_list_query(states=WORKED_STATES, owner_id=current_user.id)).all()
-    return render_template("callbacks/list.html", tasks=tasks, mine=mine, form=form, page=page,
+    return render_template("callbacks/list.html", tasks=tasks, mine=mine, form=form, page=page, total=total,
                            filter_args={k: v for k, v in request.args.items() if k != "page"},
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), now=utcnow())
 
@@ -78,7 +69,8 @@ def _task_page(task: CallbackTask, attempt_form: AttemptForm | None = None,
     if working:  # the full number is shown only to the person working the task, and audited
         audit("view_phone", f"task:{task.id}")
         db.session.commit()
-    return render_template("callbacks/task.html", task=task, responses=history, earlier=earlier,
+    answers = readable_answers(task.response, current_locale()) if task.response else []
+    return render_template("callbacks/task.html", task=task, responses=history, earlier=earlier, answers=answers,
                            working=working, now=utcnow(),
                            attempt_form=attempt_form or AttemptForm(formdata=None),
                            close_form=close_form or CloseForm(formdata=None),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import db, utcnow
 
@@ -41,3 +41,15 @@ class Message(db.Model):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    invitation = relationship("Invitation")
+
+    @property
+    def locale(self) -> str | None:
+        """The language the text is in, when the message is a customer's."""
+        return self.invitation.customer.locale if self.invitation else None
+
+    @property
+    def shown_text(self) -> str:
+        from channels.render import shown_text
+        return shown_text(self.body, self.channel, self.invitation)

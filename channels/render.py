@@ -32,6 +32,52 @@ def sms_prompt(question: Question, locale: str) -> str:
         return f"{question.label(locale)} {how}"
 
 
+def voice_prompt(question: Question, locale: str) -> str:
+    """What the call says for one question, with the keys to press."""
+    if question.numeric:
+        low, high = question.bounds
+        how = _("Press a number from %(low)s to %(high)s, then the hash key.", low=low, high=high)
+    elif question.type == "yesno":
+        how = _("Press 1 for yes, 2 for no.")
+    else:
+        how = " ".join(_("Press %(n)s for %(label)s.", n=i, label=label)
+                       for i, (_v, label) in enumerate(question.options(locale), 1))
+    return f"{question.label(locale)} {how}"
+
+
+def call_transcript(invitation: Invitation) -> list[tuple[str, str]]:
+    """The keypad call so far, as (what the call said, what the customer did): answered
+    questions in words, and skipped ones said to be skipped, never left out silently."""
+    locale = invitation.customer.locale
+    definition = definition_of(invitation.version)
+    answers = invitation.response.answer_map() if invitation.response else {}
+    skipped = set(invitation.skipped or [])
+    lines = [(definition.text("intro", locale), "")]
+    with in_locale(locale):
+        for question in definition.questions:
+            if question.key in answers:
+                words = dict(question.options(locale)).get(str(answers[question.key]), str(answers[question.key]))
+                lines.append((voice_prompt(question, locale), words))
+            elif question.key in skipped:
+                reason = (_("skipped: a call cannot take a written comment") if question.type == "text"
+                          else _("skipped: no valid key after asking twice"))
+                lines.append((voice_prompt(question, locale) if question.type != "text" else question.label(locale),
+                              reason))
+    return lines
+
+
+def shown_text(body: str, channel: str, invitation: Invitation | None) -> str:
+    """A message's text as the person received it: a call's is what it says first, not the
+    webhook address Twilio is given."""
+    if channel != "voice" or invitation is None:
+        return body
+    locale = invitation.customer.locale
+    definition = definition_of(invitation.version)
+    first = definition.next_unanswered({})
+    with in_locale(locale):
+        return f"{definition.text('intro', locale)} {voice_prompt(first, locale) if first else ''}".strip()
+
+
 def invitation_message(invitation: Invitation, reminder: bool = False) -> dict:
     """channel, to, subject, body (and body_html for e-mail) of an invitation or reminder."""
     customer = invitation.customer

@@ -101,10 +101,13 @@ def deliver(message: Message, now: datetime | None = None) -> bool:
 
 def _mark_invitation_failed(message: Message) -> None:
     if message.invitation_id and message.purpose == "invitation":
+        from reports.rollups import add_invitations
         from surveys.models import Invitation
-        db.session.execute(update(Invitation).where(Invitation.id == message.invitation_id,
-                                                    Invitation.state == "sent")
-                           .values(state="failed"))
+        failed = db.session.execute(update(Invitation).where(Invitation.id == message.invitation_id,
+                                                             Invitation.state == "sent")
+                                    .values(state="failed")).rowcount
+        if failed:
+            add_invitations([message.invitation_id], "failed")
 
 
 def deliver_due(now: datetime | None = None, limit: int = 200) -> int:

@@ -64,7 +64,7 @@ def simulator(message_id: int):
     """Plays an SMS conversation or a keypad call from the outbox, through the same code as
     the Twilio webhooks, so the whole product can be tried with no provider account."""
     from channels.conversation import answer, current_question, handle_inbound_sms
-    from channels.webhooks import voice_prompt
+    from channels.render import call_transcript, voice_prompt
     from core.i18n import in_locale
     from surveys.models import Invitation
 
@@ -95,8 +95,9 @@ def simulator(message_id: int):
         (Message.invitation_id == invitation.id)
         | ((Message.purpose == "reply") & (Message.to == invitation.customer.phone)))
         .order_by(Message.id)).all()
+    transcript = call_transcript(invitation) if msg.channel == "voice" else []
     return render_template("channels/simulator.html", message=msg, invitation=invitation,
-                           thread=thread, prompt=prompt, notice=request.args.get("notice", ""))
+                           thread=thread, prompt=prompt, transcript=transcript, notice=request.args.get("notice", ""))
 
 
 def queue_reply(invitation, text: str) -> None:

@@ -14,6 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from channels.conversation import Step, answer, current_question, handle_inbound_sms, set_opt_out
 from channels.models import Message
+from channels.render import voice_prompt
 from channels.services import apply_status, record_inbound
 from core.db import db, utcnow
 from core.i18n import in_locale
@@ -76,19 +77,6 @@ def status_callback(message_id: int):
 
 def say(twiml: VoiceResponse, text: str, locale: str) -> None:
     twiml.say(text, language=VOICE_LANG.get(locale, "cmn-CN"))
-
-
-def voice_prompt(question, locale: str) -> str:
-    """What the call says for one question, with the keys to press."""
-    if question.numeric:
-        low, high = question.bounds
-        how = _("Press a number from %(low)s to %(high)s, then the hash key.", low=low, high=high)
-    elif question.type == "yesno":
-        how = _("Press 1 for yes, 2 for no.")
-    else:
-        how = " ".join(_("Press %(n)s for %(label)s.", n=i, label=label)
-                       for i, (_v, label) in enumerate(question.options(locale), 1))
-    return f"{question.label(locale)} {how}"
 
 
 def _ask(twiml: VoiceResponse, invitation, question, locale: str) -> None:

@@ -13,6 +13,7 @@ from flask import g, has_request_context, request, session
 from flask_babel import Babel, force_locale
 
 SUPPORTED = ("zh-CN", "en")
+STAFF_LOCALE = "zh-CN"  # what staff notifications (escalations, scheduled reports) are written in
 babel = Babel()
 
 

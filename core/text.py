@@ -9,6 +9,13 @@ import phonenumbers
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def without_surrogates(value: str) -> str:
+    """JSON can carry lone UTF-16 surrogates, which no database stores and no person can read:
+    each becomes U+FFFD, the replacement character, as a UTF-8 decoder would make it."""
+    return SURROGATE.sub("\ufffd", value)
 
 
 def has_control(value: str) -> bool:

@@ -1,6 +1,7 @@
 """Local time, quiet hours and working days."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,22 @@ def parse_iso(value: str) -> datetime:
     """ISO 8601 to naive UTC; a value without offset is taken as UTC."""
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return to_utc_naive(parsed) if parsed.tzinfo else parsed
+
+
+RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """An RFC 3339 date-time (what OpenAPI's `format: date-time` means: an offset is required)
+    to naive UTC; ValueError otherwise. A leap second reads as :59, fractions beyond
+    microseconds are cut."""
+    match = RFC3339.fullmatch(value)
+    if match is None:
+        raise ValueError("not an RFC 3339 date-time")
+    day, minutes, seconds, fraction, offset = match.groups()
+    fraction = (fraction or "")[:7]
+    seconds = "59" if seconds == "60" else seconds
+    return parse_iso(f"{day}T{minutes}:{seconds}{fraction}{offset.upper()}")
 
 
 def within_allowed_hours(utc_naive: datetime, tz: str | None, start: int, end: int) -> datetime:

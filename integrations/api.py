@@ -55,7 +55,7 @@ def decode_cursor(value: str, parts: int) -> tuple[int, ...]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         position = ()
     if len(position) != parts or any(p < 0 for p in position):
-        raise BadQuery({"cursor": "is not a cursor this API returned"})
+        raise BadQuery({"cursor": "is not a cursor this API returned"}, 422)
     return position
 
 

@@ -121,11 +121,12 @@ def record(delivery_id: int, status: int | None, error: str | None, ms: int, now
     db.session.commit()
 
 
-def deliver_webhooks(now: datetime | None = None) -> int:
-    """The job: fan out new events, then POST every due delivery. Returns the POSTs made."""
+def deliver_webhooks(now: datetime | None = None, limit: int = BATCH) -> int:
+    """The job (the scheduler's, and each `flask worker`'s): fan out new events, then POST up to
+    `limit` due deliveries. Returns the POSTs made."""
     now = now or utcnow()
     fan_out(now)
-    claimed = claim_due(now)
+    claimed = claim_due(now, limit)
     for item in claimed:
         record(item.delivery_id, *post(item), now)
     return len(claimed)

@@ -1,6 +1,6 @@
-"""Every figure of SPEC "Figures", computed by SQL aggregation (SQLAlchemy Core): one GROUP BY
-day over the responses; days roll up into weeks, months and quarters in Python because every
-aggregate is a sum. Only those per-day summaries ever leave the database."""
+"""Every figure of SPEC "Figures", from the per-day sums of reports.rollups: days roll up into
+weeks, months and quarters in Python because every aggregate is a sum. Raw rows are read only
+for what cannot be summed (comment quotes, the discovered themes) and for callback tasks."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,19 +12,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
 from reports.actions import follow_up_plan
+from reports.models import invitation_rollups, response_rollups
 from reports.periods import period_of
+from reports.rollups import sums
 from reports.scorecards import scorecards
 from reports.stats import pct, pearson, two_proportion_p, wilson
 from reports.suggestions import suggestions
 from reports.themes import THEMES
 from reports.weights import relative_weights
-from surveys.models import DIMENSIONS, Answer, Invitation, Response
+from surveys.models import DIMENSIONS, Answer, Response
 from tickets.models import Ticket
 
 BREAKDOWNS = ("channel", "ticket_kind", "region", "agent")
@@ -33,33 +35,7 @@ LOW_SAMPLE = 30
 
 # ---- sums ------------------------------------------------------------------------------------
 
-def _headline_columns() -> list:
-    r = Response
-    return [func.count().label("n"),
-            func.count(r.satisfaction_index).label("si_n"), func.sum(r.satisfaction_index).label("si_sum"),
-            func.count(r.overall).label("overall_n"),
-            func.sum(case((r.overall >= 4, 1), else_=0)).label("top2"),
-            func.count(r.nps).label("nps_n"),
-            func.sum(case((r.nps >= 9, 1), else_=0)).label("promoters"),
-            func.sum(case((r.nps <= 6, 1), else_=0)).label("detractors")]
-
-
-def _sum_columns() -> list:
-    """The additive aggregates every figure is derived from. Pair sums use NULL propagation
-    (x * y is NULL unless both answered; `+ 0 * y` keeps x only where y exists), which costs
-    SQLite far less per row than a CASE."""
-    r = Response
-    cols = _headline_columns()
-    for d in DIMENSIONS:
-        x, y = getattr(r, d), r.overall
-        cols += [func.count(x).label(f"{d}_n"), func.sum(x).label(f"{d}_sum"),
-                 func.count(x * y).label(f"{d}_pn"),
-                 func.sum(x + 0 * y).label(f"{d}_px"),
-                 func.sum(y + 0 * x).label(f"{d}_py"),
-                 func.sum(x * x + 0 * y).label(f"{d}_pxx"),
-                 func.sum(y * y + 0 * x).label(f"{d}_pyy"),
-                 func.sum(x * y).label(f"{d}_pxy")]
-    return cols
+HEADLINE = ("n", "si_n", "si_sum", "overall_n", "top2", "nps_n", "promoters", "detractors")
 
 
 def _add(into: dict, row: dict) -> None:
@@ -85,6 +61,10 @@ class Scope:
         start = datetime.combine(self.date_from, datetime.min.time()) - shift
         return start, datetime.combine(self.date_to + timedelta(days=1), datetime.min.time()) - shift
 
+    @property
+    def breakdown_filters(self) -> dict[str, str]:
+        return {k: v for k, v in self.filters.items() if k in BREAKDOWNS and v}
+
     def where(self, column=Response.completed_at) -> list:
         start, end = self.utc_bounds()
         clauses = [column >= start, column < end]
@@ -92,34 +72,10 @@ class Scope:
         return clauses
 
 
-def _local_day(column, offset_hours: float):
-    if db.engine.dialect.name == "sqlite":
-        return func.date(column, f"{offset_hours:+g} hours")
-    return cast(column + literal_column(f"interval '{offset_hours:g} hours'"), Date)
-
-
 def daily_sums(scope: Scope) -> dict[date, dict]:
-    day = _local_day(Response.completed_at, scope.offset_hours).label("day")
-    query = select(day, *_sum_columns()).where(*scope.where()).group_by(day)
-    out = {}
-    for row in db.session.execute(query).mappings():
-        values = dict(row)
-        key = values.pop("day")
-        out[key if isinstance(key, date) else date.fromisoformat(key)] = values
-    return out
-
-
-def complete_case_sums(scope: Scope) -> dict:
-    """The sums Johnson's relative weights need, over responses that answered all four
-    dimensions and `overall` (reports.weights.sum_keys names them)."""
-    from reports.weights import VARIABLES
-    r = Response
-    columns = [func.count().label("cc_n")] + [func.sum(getattr(r, a)).label(f"cc_{a}") for a in VARIABLES]
-    columns += [func.sum(getattr(r, a) * getattr(r, b)).label(f"cc_{a}__{b}")
-                for i, a in enumerate(VARIABLES) for b in VARIABLES[i:]]
-    complete = [getattr(r, a).is_not(None) for a in VARIABLES]
-    row = db.session.execute(select(*columns).where(*scope.where(), *complete)).mappings().one()
-    return {key: value or 0 for key, value in row.items()}
+    """Every response sum per local day, from the rollups."""
+    rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, per_day=True)
+    return {row.pop("day"): row for row in rows}
 
 
 # ---- figures from sums -----------------------------------------------------------------------
@@ -210,28 +166,22 @@ def trend(days: dict[date, dict], scope: Scope, period: str) -> list[dict]:
 # ---- other figures ---------------------------------------------------------------------------
 
 def breakdowns(scope: Scope) -> dict[str, list[dict]]:
-    """Channel, ticket kind, region and agent from one scan grouped by all four; each
-    breakdown is a roll-up of those groups (the sums are additive)."""
-    keys = [getattr(Response, by) for by in BREAKDOWNS]
-    rows = db.session.execute(select(*keys, *_headline_columns()).where(*scope.where()).group_by(*keys)).mappings()
-    sums: dict[str, dict[str, dict]] = {by: defaultdict(dict) for by in BREAKDOWNS}
-    for row in rows:
-        values = {k: v for k, v in row.items() if k not in BREAKDOWNS}
-        for by in BREAKDOWNS:
-            _add(sums[by][row[by] or "—"], values)
-    return {by: sorted(({"key": key, **headline(s)} for key, s in groups.items()), key=lambda b: -b["n"])
-            for by, groups in sums.items()}
+    """Channel, ticket kind, region and agent, each from its rollup grain."""
+    out = {}
+    for by in BREAKDOWNS:
+        rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters,
+                    by=(by,), measures=HEADLINE)
+        out[by] = sorted(({"key": row[by] or "—", **headline(row)} for row in rows if row["n"]),
+                         key=lambda b: -b["n"])
+    return out
 
 
 def response_rate(scope: Scope) -> dict:
-    """Completed / delivered, over the invitations sent in the period (one cohort)."""
-    start, end = scope.utc_bounds()
-    row = db.session.execute(select(
-        func.count().label("delivered"),
-        func.sum(case((Invitation.state == "completed", 1), else_=0)).label("completed"))
-        .where(Invitation.sent_at >= start, Invitation.sent_at < end, Invitation.state != "failed")).one()
-    return {"delivered": row.delivered, "completed": row.completed or 0,
-            "value": pct(row.completed or 0, row.delivered)}
+    """Completed / delivered, over the invitations sent in the period (one cohort), under the
+    same filters as the responses."""
+    row = sums(invitation_rollups, scope.date_from, scope.date_to, scope.breakdown_filters)[0]
+    delivered = row["sent"] - row["failed"]
+    return {"delivered": delivered, "completed": row["completed"], "value": pct(row["completed"], delivered)}
 
 
 def callback_sla(scope: Scope, now: datetime | None = None) -> dict[str, dict]:
@@ -259,28 +209,23 @@ def complaint_categories(scope: Scope, limit: int = 8) -> list[dict]:
     return [{"category": category or "—", "count": n} for category, n in rows]
 
 
-def comment_themes(scope: Scope, quotes: int = 2) -> dict:
-    """Counts comments mentioning each theme (one scan), with a few example quotes."""
-    text_col = func.lower(Answer.value_text)
-
-    def mentions(theme: str):
-        return or_(*[text_col.like(f"%{word.lower()}%") for word in THEMES[theme]])
-
-    base = (select(literal_column("1")).select_from(Answer).join(Response, Answer.response_id == Response.id)
-            .where(Answer.question_key == "comment", Answer.value_text.is_not(None), *scope.where()))
-    counts = db.session.execute(base.with_only_columns(
-        func.count().label("comments"),
-        *[func.sum(case((mentions(t), 1), else_=0)).label(t) for t in THEMES])).mappings().one()
-    # Quotes: the most recent comments of each theme, picked from one query of recent comments.
-    recent = db.session.scalars(base.with_only_columns(Answer.value_text)
-                                .order_by(Response.completed_at.desc()).limit(2000)).all()
+def comment_themes(scope: Scope, total: dict, quotes: int = 2) -> dict:
+    """Comments mentioning each theme (counted in the rollups), with a few recent quotes."""
+    found = [theme for theme in THEMES if total.get(f"theme_{theme}")]
     themes = []
-    for theme, words in THEMES.items():
-        if counts[theme]:
-            matching = [c for c in recent if any(w.lower() in c.lower() for w in words)]
-            themes.append({"theme": theme, "count": counts[theme], "quotes": list(dict.fromkeys(matching))[:quotes]})
+    if found:
+        # Quotes: the most recent comments of each theme, picked from one query of recent comments.
+        recent = db.session.scalars(
+            select(Answer.value_text).join(Response, Answer.response_id == Response.id)
+            .where(Answer.question_key == "comment", Answer.value_text.is_not(None), *scope.where())
+            .order_by(Response.completed_at.desc()).limit(2000)).all()
+        for theme in found:
+            words = [w.lower() for w in THEMES[theme]]
+            matching = [c for c in recent if any(w in c.lower() for w in words)]
+            themes.append({"theme": theme, "count": total[f"theme_{theme}"],
+                           "quotes": list(dict.fromkeys(matching))[:quotes]})
     themes.sort(key=lambda t: -t["count"])
-    return {"comments": counts["comments"] or 0, "themes": themes}
+    return {"comments": total.get("comments", 0), "themes": themes}
 
 
 def discovered_themes(scope: Scope, period: str) -> list[dict]:
@@ -325,8 +270,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
-    scans = {"days": lambda: daily_sums(scope), "themes": lambda: comment_themes(scope),
-             "complete_cases": lambda: complete_case_sums(scope),
+    scans = {"days": lambda: daily_sums(scope),
              "discovered": lambda: discovered_themes(scope, period),
              "scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
     if with_breakdowns:
@@ -338,7 +282,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         _add(total, values)
     head = headline(total)
     dims = dimensions(total)
-    weights = relative_weights(results["complete_cases"])
+    weights = relative_weights(total)
     for key, dim in dims.items():
         dim["relative_weight"] = weights[0][key] if weights else None
     report = {
@@ -355,7 +299,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "drivers": drivers(dims),
         "callbacks": callback_sla(scope),
         "complaint_categories": complaint_categories(scope),
-        "comment_themes": results["themes"],
+        "comment_themes": comment_themes(scope, total),
         "breakdowns": results.get("breakdowns", {}),
         "r_squared": weights[1] if weights else None,
         "themes": results["discovered"],

@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import db, utcnow
@@ -42,3 +54,45 @@ class ImprovementAction(db.Model):
     overdue_notified_at: Mapped[datetime | None]
 
     owner = relationship("User", foreign_keys=[owner_id])
+
+
+# ---- rollups (reports.rollups maintains them) ---------------------------------------------------
+
+ROLLUP_KEYS = ("channel", "ticket_kind", "region", "agent")
+FLOAT_MEASURES = ("si_sum", "si_sq")
+
+
+def response_measures() -> list[str]:
+    """The additive sums of completed responses that every response figure is derived from."""
+    from reports.themes import THEMES
+    from reports.weights import sum_keys
+    from surveys.models import DIMENSIONS
+
+    names = ["n", "si_n", "si_sum", "si_sq", "overall_n", "top2", "nps_n", "promoters", "detractors",
+             "resolved_n", "resolved_yes", "comments", *(f"theme_{t}" for t in THEMES)]
+    for d in DIMENSIONS:
+        names += [f"{d}_{s}" for s in ("n", "sum", "sq", "pn", "px", "py", "pxx", "pyy", "pxy")]
+    return names + sum_keys()
+
+
+INVITATION_MEASURES = ("sent", "failed", "completed")
+
+
+def _rollup_table(name: str, measures: list[str] | tuple[str, ...]) -> Table:
+    columns = [Column(m, Float if m in FLOAT_MEASURES else BigInteger, nullable=False, server_default="0")
+               for m in measures]
+    return db.Table(
+        name,
+        Column("id", Integer, primary_key=True),
+        # grain: which of ROLLUP_KEYS the row is grouped by (bit i = ROLLUP_KEYS[i]); the others hold ''
+        Column("grain", Integer, nullable=False),
+        Column("day", Date, nullable=False),
+        *[Column(k, String(64), nullable=False, server_default="") for k in ROLLUP_KEYS],
+        *columns,
+        UniqueConstraint("grain", "day", *ROLLUP_KEYS, name=f"uq_{name}_key"))
+
+
+# Completed responses per local day of completed_at (core.timeutil.DEFAULT_TZ) and breakdown.
+response_rollups = _rollup_table("response_rollups", response_measures())
+# Invitations per local day of sent_at and breakdown: sent, failed after sending, completed.
+invitation_rollups = _rollup_table("invitation_rollups", INVITATION_MEASURES)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.i18n import in_locale
+from core.labels import label
 from reports.charts import bar_chart, data_uri, driver_chart, trend_chart
 from reports.labels import METRIC_LABELS, STATE_LABELS
 from reports.suggestions import DIMENSION_NAMES, TASK_NAMES, THEME_NAMES
@@ -15,6 +16,15 @@ QUADRANTS = {"key_strength": _l("key strength"), "key_weakness": _l("key weaknes
              "mixed_strength": _l("secondary strength"), "mixed_weakness": _l("secondary weakness")}
 BREAKDOWN_NAMES = {"channel": _l("By channel"), "ticket_kind": _l("By ticket kind"),
                    "region": _l("By region"), "agent": _l("By agent")}
+BREAKDOWN_HEADS = {"channel": _l("Channel"), "ticket_kind": _l("Ticket kind"), "region": _l("Region"),
+                   "agent": _l("Agent")}
+
+
+def _labelled(by: str, rows: list[dict]) -> list[dict]:
+    """Chart rows named in the reader's words (channels and ticket kinds are codes)."""
+    if by not in ("channel", "ticket_kind"):
+        return rows
+    return [{**row, "key": label(by, row["key"])} for row in rows]
 
 
 def present(report: dict[str, Any], locale: str) -> dict[str, Any]:
@@ -28,7 +38,7 @@ def present(report: dict[str, Any], locale: str) -> dict[str, Any]:
                 "y": _("Performance (index 0–100)"),
                 "weakness": _("improve first: important, low score"),
                 "strength": _("keep: important, high score")})),
-            "breakdowns": {by: data_uri(bar_chart(rows, "satisfaction_index", _("Satisfaction index")))
+            "breakdowns": {by: data_uri(bar_chart(_labelled(by, rows), "satisfaction_index", _("Satisfaction index")))
                            for by, rows in report["breakdowns"].items() if rows},
         }
         return {"charts": charts, "dimension_names": names,
@@ -36,5 +46,6 @@ def present(report: dict[str, Any], locale: str) -> dict[str, Any]:
                 "task_names": {k: str(v) for k, v in TASK_NAMES.items()},
                 "theme_names": {k: str(v) for k, v in THEME_NAMES.items()},
                 "breakdown_names": {k: str(v) for k, v in BREAKDOWN_NAMES.items()},
+                "breakdown_heads": {k: str(v) for k, v in BREAKDOWN_HEADS.items()},
                 "metric_labels": {k: str(v) for k, v in METRIC_LABELS.items()},
                 "state_labels": {k: str(v) for k, v in STATE_LABELS.items()}}

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.i18n import SUPPORTED, in_locale
+from core.labels import label
 from core.settings import get_rules
 from core.timeutil import to_local
 from reports.figures import compute_report
@@ -69,7 +70,7 @@ def _mail(report: GeneratedReport, addresses: list[str]) -> None:
     from channels.services import queue_message
 
     with in_locale(report.locale):
-        name = {"monthly": _("monthly"), "quarterly": _("quarterly"), "annual": _("annual")}.get(report.kind, "")
+        name = label("report_kind", report.kind)
         subject = _("[Huifang] %(kind)s customer satisfaction report %(start)s – %(end)s",
                     kind=name, start=report.date_from, end=report.date_to)
         body = _("Attached: the %(kind)s customer satisfaction report, %(start)s – %(end)s.",

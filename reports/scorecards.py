@@ -11,8 +11,9 @@ from sqlalchemy import and_, case, func, select
 
 from callbacks.models import Attempt, CallbackTask
 from core.db import db
+from reports.models import response_rollups
+from reports.rollups import sums
 from reports.stats import pct, wilson
-from surveys.models import Response
 from tickets.models import Ticket
 
 LOW_SAMPLE = 30
@@ -38,14 +39,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def _response_sums(scope, by: str) -> dict[str, dict]:
-    key = getattr(Response, by)
-    rows = db.session.execute(select(
-        key.label("key"), func.count().label("n"), func.count(Response.overall).label("overall_n"),
-        func.sum(case((Response.overall >= 4, 1), else_=0)).label("top2"),
-        func.count(Response.resolved).label("resolved_n"),
-        func.sum(case((Response.resolved.is_(True), 1), else_=0)).label("resolved_yes"))
-        .where(*scope.where()).group_by(key)).mappings()
-    return {row["key"] or "—": dict(row) for row in rows}
+    rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, by=(by,),
+                measures=("n", "overall_n", "top2", "resolved_n", "resolved_yes"))
+    return {row[by] or "—": row for row in rows if row["n"]}
 
 
 def _callback_figures(scope, by: str) -> dict[str, dict]:

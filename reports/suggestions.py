@@ -36,7 +36,7 @@ def _driver_suggestions(report: dict) -> list[dict]:
         out.append({"text": _("Improve %(dimension)s: %(action)s.", dimension=DIMENSION_NAMES[key],
                               action=DRIVER_ACTIONS[key]),
                     "reason": _("Key driver %(key)s: priority %(priority)s = importance %(importance)s × (100 − performance %(index)s).",
-                                key=key, priority=d["priority"], importance=d["importance"], index=d["index"]),
+                                key=DIMENSION_NAMES[key], priority=d["priority"], importance=d["importance"], index=d["index"]),
                     "metric": f"dimension:{key}"})
     return out
 
@@ -61,7 +61,7 @@ def _sla_suggestions(report: dict) -> list[dict]:
             out.append({"text": _("Meet the deadline of %(task)s: add staff at peak times and act on the escalations.",
                                   task=TASK_NAMES.get(kind, kind)),
                         "reason": _("Callback SLA %(kind)s: %(on_time)s of %(total)s on time (%(sla)s%%, target %(target)s%%).",
-                                    kind=kind, on_time=s["on_time"], total=s["total"], sla=s["sla"], target=SLA_TARGET),
+                                    kind=TASK_NAMES.get(kind, kind), on_time=s["on_time"], total=s["total"], sla=s["sla"], target=SLA_TARGET),
                         "metric": f"sla:{kind}"})
     return out
 
@@ -86,7 +86,7 @@ def _theme_suggestions(report: dict) -> list[dict]:
     return [{"text": _("Read what customers write about %(theme)s: it is the most frequent comment theme.",
                        theme=THEME_NAMES.get(top["theme"], top["theme"])),
              "reason": _("Comment themes: %(theme)s in %(count)s of %(comments)s comments.",
-                         theme=top["theme"], count=top["count"], comments=report["comment_themes"]["comments"]),
+                         theme=THEME_NAMES.get(top["theme"], top["theme"]), count=top["count"], comments=report["comment_themes"]["comments"]),
              "metric": "satisfaction_index"}]
 
 

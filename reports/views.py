@@ -26,6 +26,7 @@ from core.auth import role_required
 from core.db import db, utcnow
 from core.export import csv_response, xlsx_response
 from core.i18n import current_locale
+from core.labels import choices
 from reports.figures import BREAKDOWNS, compute_report
 from reports.models import GeneratedReport
 from reports.present import present
@@ -41,14 +42,14 @@ class ReportFilter(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    date_from = DateField(_l("From"), validators=[DataRequired()])
-    date_to = DateField(_l("To"), validators=[DataRequired()])
-    period = SelectField(_l("Group by"), choices=[("week", _l("week")), ("month", _l("month")), ("quarter", _l("quarter"))],
+    date_from = DateField(_l("Start date"), validators=[DataRequired()])
+    date_to = DateField(_l("End date"), validators=[DataRequired()])
+    period = SelectField(_l("Group by"), choices=choices("period"),
                          default="month")
-    channel = SelectField(_l("Channel"), choices=[("", "—")] + [(c, c) for c in CHANNELS], default="")
-    ticket_kind = SelectField(_l("Ticket kind"), choices=[("", "—")] + [(k, k) for k in TICKET_KINDS], default="")
-    region = SelectField(_l("Region"), choices=[("", "—")], default="", validate_choice=False)
-    agent = SelectField(_l("Agent"), choices=[("", "—")], default="", validate_choice=False)
+    channel = SelectField(_l("Channel"), choices=choices("channel", CHANNELS, blank=_l("All channels")), default="")
+    ticket_kind = SelectField(_l("Ticket kind"), choices=choices("ticket_kind", TICKET_KINDS, blank=_l("All kinds")), default="")
+    region = SelectField(_l("Region"), choices=[("", _l("All regions"))], default="", validate_choice=False)
+    agent = SelectField(_l("Agent"), choices=[("", _l("All agents"))], default="", validate_choice=False)
 
     def validate_date_to(self, field):
         if self.date_from.data and field.data:
@@ -64,7 +65,9 @@ class ReportFilter(FlaskForm):
 def _filter_form() -> ReportFilter:
     today = utcnow().date()
     args = request.args.to_dict()
-    args.setdefault("date_from", (today - timedelta(days=180)).replace(day=1).isoformat())
+    # This month and the two before it: recent, and never a range that starts long before the data.
+    start = (today.replace(day=1) - timedelta(days=32)).replace(day=1)
+    args.setdefault("date_from", (start - timedelta(days=1)).replace(day=1).isoformat())
     args.setdefault("date_to", today.isoformat())
     return ReportFilter(formdata=MultiDict(args))
 

@@ -48,6 +48,9 @@ def send_due_invitations(now: datetime | None = None, limit: int = BATCH) -> int
         definition = definition_of(invitation.version)
         if invitation.channel == "sms" and definition.sms_mode == "conversation":
             invitation.current_question = definition.next_unanswered({}).key
+    db.session.flush()
+    from reports.rollups import add_invitations  # reports builds on surveys
+    add_invitations([i.id for i in due if i.state == "sent"], "sent")
     db.session.commit()
     return len(due)
 

@@ -175,6 +175,8 @@ def _write(good: list[_Good], version: QuestionnaireVersion, definition: Definit
                     else (response_id, key, None, str(value), when) for key, value in g.answers.items()]
     insert_tuples(Response.__table__, RESPONSE_COLUMNS + figure_columns, responses)
     insert_tuples(Answer.__table__, ANSWER_COLUMNS, answers)
+    from reports.rollups import add_responses  # reports builds on surveys
+    add_responses(ids)  # the report's per-day sums, in the chunk's transaction
 
 
 def _store(good: list[_Good], version: QuestionnaireVersion, definition: Definition,

@@ -237,6 +237,15 @@ def figures(definition: Definition, answers: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def count_in_rollups(response: Response) -> None:
+    """The report's per-day sums take the completed response (and its invitation, for the
+    response rate): last before commit, so the rows they lock are held briefly."""
+    from reports import rollups  # reports builds on surveys
+    rollups.add_responses([response.id])
+    if response.invitation_id:
+        rollups.add_invitations([response.invitation_id], "completed")
+
+
 def complete_response(response: Response, completed_at: datetime | None = None,
                       open_followup: bool = True) -> bool:
     """Marks the response complete exactly once (a conditional UPDATE, so two concurrent
@@ -266,5 +275,21 @@ def complete_response(response: Response, completed_at: datetime | None = None,
     if open_followup:
         from callbacks.services import open_followup_if_needed  # callbacks builds on surveys
         open_followup_if_needed(response)
+    count_in_rollups(response)
     db.session.commit()
     return True
+
+
+def readable_answers(response: Response, locale: str) -> list[tuple[str, str]]:
+    """(question text, answer in words) in the questionnaire's order, for staff pages."""
+    definition = definition_of(response.version)
+    answers = response.answer_map()
+    out = []
+    for question in definition.questions:
+        value = answers.get(question.key)
+        if value is None:
+            continue
+        options = dict(question.options(locale)) if question.type in ("yesno", "choice", "multi") else {}
+        words = ", ".join(options.get(v, v) for v in str(value).split(",")) if options else str(value)
+        out.append((question.label(locale), words))
+    return out

@@ -14,6 +14,7 @@ from core.accounts import audit
 from core.auth import role_required
 from core.db import db
 from core.i18n import current_locale
+from core.labels import choices
 from core.settings import get_rule
 from core.text import one_line
 from surveys.forms import PageAnswers
@@ -27,7 +28,7 @@ bp = Blueprint("surveys_staff", __name__, url_prefix="/interviews")
 class InterviewForm(FlaskForm):
     customer = StringField(_l("Customer id (optional)"), validators=[Optional(), Length(max=64)],
                            filters=[one_line])
-    ticket_kind = SelectField(_l("Ticket kind"), choices=[("", "—")] + [(k, k) for k in TICKET_KINDS],
+    ticket_kind = SelectField(_l("Ticket kind"), choices=choices("ticket_kind", TICKET_KINDS, blank="—"),
                               validators=[Optional()])
     region = StringField(_l("Region"), validators=[Optional(), Length(max=64)], filters=[one_line])
     agent = StringField(_l("Agent who handled the ticket"), validators=[Optional(), Length(max=64)],

@@ -27,6 +27,10 @@ def _survey_locale(invitation) -> str:
     return session.get(f"survey_lang:{invitation.token}") or invitation.customer.locale or "zh-CN"
 
 
+def _known_invitation(token: str) -> Invitation | None:
+    return db.session.scalar(select(Invitation).where(Invitation.token == token)) if len(token) <= 64 else None
+
+
 def _page_questions(definition, answers, page):
     return [q for q in definition.visible(answers) if q.page == page]
 
@@ -38,7 +42,10 @@ def _next_page(definition, answers, after: int) -> int | None:
     return None
 
 
-def _unavailable(exc: SurveyUnavailable):
+def _unavailable(exc: SurveyUnavailable, token: str):
+    invitation = _known_invitation(token)
+    if invitation is not None:  # the invitation's language, not the browser's
+        g.locale = _survey_locale(invitation)
     return render_template("surveys/unavailable.html", reason=exc.reason), exc.status
 
 
@@ -47,7 +54,7 @@ def answer(token: str):
     try:
         invitation = invitation_for_answering(token, lock=request.method == "POST")
     except SurveyUnavailable as exc:
-        return _unavailable(exc)
+        return _unavailable(exc, token)
     g.locale = _survey_locale(invitation)
     definition = definition_of(invitation.version)
     response = invitation.response
@@ -114,8 +121,11 @@ class _Placeholder:
 
 def _context(invitation, definition, sheet: PageAnswers, page: int) -> dict:
     pages = [p for p in definition.pages]
-    return dict(invitation=invitation, definition=definition, sheet=sheet, form=sheet.form,
-                questions=sheet.questions,
+    answers = invitation.response.answer_map() if getattr(invitation, "response", None) else {}
+    # Numbers run on across pages: the questions shown on earlier pages come first.
+    number_offset = sum(1 for q in definition.visible(answers) if q.page < page)
+    return dict(number_offset=number_offset, invitation=invitation, definition=definition, sheet=sheet,
+                form=sheet.form, questions=sheet.questions,
                 page=page, page_number=pages.index(page) + 1, page_count=len(pages),
                 previous_page=max([p for p in pages if p < page], default=None),
                 locale=g.locale)
@@ -123,8 +133,9 @@ def _context(invitation, definition, sheet: PageAnswers, page: int) -> dict:
 
 @bp.route("/s/<token>/thanks")
 def thanks(token: str):
-    invitation = db.session.scalar(select(Invitation).where(Invitation.token == token)) if len(token) <= 64 else None
+    invitation = _known_invitation(token)
+    if invitation is not None:
+        g.locale = _survey_locale(invitation)
     if invitation is None or invitation.state != "completed":
         abort(404)  # unknown, or not finished yet: nothing to thank for
-    g.locale = _survey_locale(invitation)
     return render_template("surveys/thanks.html", invitation=invitation)

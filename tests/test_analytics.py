@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from core.db import db
+from reports import rollups
 from reports.figures import compute_report
 from surveys.models import Response
 from surveys.services import latest_version
@@ -18,12 +19,14 @@ JUNE = datetime(2026, 6, 10, 4, 0)  # UTC, inside June in Asia/Shanghai
 
 
 def add_responses(rows: list[dict], at: datetime = JUNE) -> None:
-    """Completed responses stored directly (the figures read only these columns)."""
+    """Completed responses stored directly, then added to the rollups as a bulk import does
+    (the figures read only these columns)."""
     version_id = latest_version("telecom-default").id
-    db.session.execute(insert(Response), [
+    ids = db.session.scalars(insert(Response).returning(Response.id), [
         {"version_id": version_id, "channel": "web", "respondent": f"R{i}", "ticket_kind": "business",
          "region": "北京", "agent": "A01", "started_at": at, "completed_at": at + timedelta(minutes=i % 600),
-         **row} for i, row in enumerate(rows)])
+         **row} for i, row in enumerate(rows)]).all()
+    rollups.add_responses(ids)
     db.session.commit()
 
 

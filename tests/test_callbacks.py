@@ -86,17 +86,17 @@ def test_call_back_later_reopens_at_the_time_asked(agents, task):
 
 
 def test_working_a_task_needs_the_claim(agents, task):
-    with pytest.raises(TaskError, match="claim the task"):
+    with pytest.raises(TaskError, match="请先领取任务"):
         record_attempt(task, agents[0].id, "reached")
     claim(task.id, agents[0].id)
-    with pytest.raises(TaskError, match="claim the task"):
+    with pytest.raises(TaskError, match="请先领取任务"):
         record_attempt(task, agents[1].id, "reached")
 
 
 def test_closing_records_resolution_and_meets_the_deadline(agents, task):
     agent, now = agents[0], utcnow()
     claim(task.id, agent.id, now)
-    with pytest.raises(TaskError, match="reached the customer"):
+    with pytest.raises(TaskError, match="记录接通客户的通话"):
         close(task, agent.id, "resolved", True, "billing error")
     record_attempt(task, agent.id, "reached", now=now)
     close(task, agent.id, "resolved", True, "套餐已更正", now=now + timedelta(minutes=10))

@@ -246,7 +246,7 @@ def test_without_credentials_messages_stay_in_the_outbox_and_the_simulator_answe
     assert message.transport == "outbox" and message.state == "sent"
     login(client, "agent")
     outbox = client.get("/outbox").get_data(as_text=True)
-    assert "+4477****0123" in outbox and "+447700900123" not in outbox and "invitation" in outbox
+    assert "+4477****0123" in outbox and "+447700900123" not in outbox and "调查邀请" in outbox
     url = f"/outbox/{message.id}/simulator"
     post_form(client, url, {"text": "4"})
     page = client.get(url).get_data(as_text=True)

@@ -65,7 +65,7 @@ def test_january_figures_match_the_hand_computation(dataset):
             dims["stability"]["priority"]) == (2.0, 25.0, 0.961, 72.1)
     assert (dims["after_sales"]["index"], dims["after_sales"]["importance"], dims["after_sales"]["priority"]) == (75.0, 0.982, 24.5)
     assert r["drivers"] == ["stability", "efficiency", "attitude", "after_sales"]
-    assert r["suggestions"][0]["reason"].startswith("Key driver stability: priority 72.1")
+    assert r["suggestions"][0]["reason"].startswith("Key driver network and system stability: priority 72.1")
 
 
 def test_trend_significance_and_low_sample(dataset):
@@ -109,7 +109,7 @@ def test_callback_sla_per_kind(ctx):
     db.session.commit()
     r = compute_report(date(2026, 3, 1), date(2026, 3, 31), "month", locale="en")
     assert r["callbacks"]["post_handling"] == {"total": 2, "on_time": 1, "sla": 50.0}
-    assert any("post_handling: 1 of 2 on time (50.0%" in s["reason"] for s in r["suggestions"])
+    assert any("post-handling callbacks (48 h): 1 of 2 on time (50.0%" in s["reason"] for s in r["suggestions"])
     assert db.session.query(CallbackTask).count() == 2
 
 

@@ -63,10 +63,12 @@ def test_scopes_are_enforced_with_json_errors(ctx, client):
 
 
 def test_bad_parameters_get_field_errors(ctx, client):
-    for query, field in (({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"), ({"cursor": "xyz"}, "cursor"),
+    for query, field in (({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"),
                          ({"since": "yesterday"}, "since"), ({"since": "1899-12-31T00:00:00Z"}, "since")):
         response = client.get("/api/v1/responses", query_string=query, headers=READ)
         assert response.status_code == 400 and field in response.get_json()["errors"], query
+    forged = client.get("/api/v1/responses", query_string={"cursor": "xyz"}, headers=READ)
+    assert forged.status_code == 422 and forged.get_json()["errors"] == {"cursor": "is not a cursor this API returned"}
     response = client.get("/api/v1/reports", query_string={"from": "2026-02-01"}, headers=READ)
     assert response.status_code == 400 and response.get_json()["errors"] == {"to": "is required: a date from 1900-01-01 on, e.g. 2026-01-01"}
     backwards = client.get("/api/v1/reports", query_string={"from": "2026-02-01", "to": "2026-01-01"}, headers=READ)

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from core.api import require_scope
 from tickets.batch import intake_batch
-from tickets.services import intake_ticket, validate_ticket
+from tickets.services import IN_THE_FUTURE, intake_ticket, validate_ticket
 
 BATCH_LIMIT = 1000
 
@@ -19,9 +19,11 @@ def create_ticket():
     if body is None:
         return jsonify(error="the body must be JSON (Content-Type: application/json)",
                        errors={"body": "must be a JSON object"}), 400
-    clean, errors = validate_ticket(body)
+    clean, errors = validate_ticket(body, rfc3339=True)
     if errors:
-        return jsonify(error="invalid ticket", errors=errors), 400
+        # 422: the ticket matches its description but contradicts the clock; 400 otherwise.
+        status = 422 if errors == {"handled_at": IN_THE_FUTURE} else 400
+        return jsonify(error="invalid ticket", errors=errors), status
     result = intake_ticket(clean)
     return jsonify(result.as_json()), 201 if result.created else 200
 
@@ -41,7 +43,7 @@ def create_tickets():
     results: list[dict | None] = [None] * len(items)
     good = []
     for index, item in enumerate(items):
-        clean, errors = validate_ticket(item)
+        clean, errors = validate_ticket(item, rfc3339=True)
         if errors:
             results[index] = {"index": index, "status": 400, "errors": errors}
         else:

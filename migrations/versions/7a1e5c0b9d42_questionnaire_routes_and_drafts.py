@@ -1,7 +1,7 @@
 """questionnaire routes by ticket kind and channel; draft and published versions
 
 Revision ID: 7a1e5c0b9d42
-Revises: b3e9f0a1c2d4
+Revises: 61c5a3f79f45
 Create Date: 2026-11-27 03:45:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '7a1e5c0b9d42'
-down_revision = 'b3e9f0a1c2d4'
+down_revision = '61c5a3f79f45'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,255 @@
+"""Rollups: additive sums of responses and invitations per local day and breakdown, kept up to
+date as responses complete and invitations are sent, so reports and the dashboard read days,
+not rows (SPEC "Figures"; every figure there is a ratio of sums, or a function of them).
+
+Each table row holds the sums of one local day (core.timeutil.DEFAULT_TZ, which has no daylight
+saving: a fixed offset maps UTC to its days) for one *grain*: the total (grain 0), one breakdown
+(channel, ticket kind, region or agent) or all four at once (grain 15, for combined filters).
+A reader picks the smallest grain that carries its filters and groupings (`grain_for`).
+
+Writers — every path that completes a response or sends an invitation calls one of these in
+its own transaction, just before commit (the upsert holds the rows it touches until then):
+- `add_responses(ids)` / `add_response_range(first_id, last_id)`: completed responses, one SQL
+  `INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE SET x = x + excluded.x`, whatever the
+  number of rows. **Bulk imports** (COPY / executemany) call `add_response_range` over the ids
+  they just inserted, in the same transaction as the rows. A re-import that *replaces* stored
+  responses first retracts them with `sign=-1`, then adds the new values.
+- `add_invitations(ids, "sent" | "failed" | "completed")`: the response rate's cohort, counted
+  on the day the invitation was sent.
+`rebuild()` (`flask --app app rebuild-rollups`) recomputes both tables from the raw rows.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from core.db import db
+from core.timeutil import DEFAULT_TZ
+from reports.models import (
+    FLOAT_MEASURES,
+    INVITATION_MEASURES,
+    ROLLUP_KEYS,
+    invitation_rollups,
+    response_rollups,
+)
+from reports.themes import THEMES
+from reports.weights import VARIABLES
+from surveys.models import DIMENSIONS, Answer, Invitation, Response
+from tickets.models import Ticket
+
+# grain -> the keys its rows are grouped by (bit i stands for ROLLUP_KEYS[i])
+GRAINS: dict[int, tuple[str, ...]] = {0: (), 1: ("channel",), 2: ("ticket_kind",), 4: ("region",),
+                                      8: ("agent",), 15: ROLLUP_KEYS}
+# The reporting time zone has no daylight saving (since 1991), so one offset maps UTC to its days.
+OFFSET_HOURS = ZoneInfo(DEFAULT_TZ).utcoffset(datetime(2000, 1, 1)).total_seconds() / 3600
+
+
+# Inline literals, not parameters: PostgreSQL matches GROUP BY expressions textually.
+NONE = literal_column("''")
+
+
+def local_day(column, dialect: str):
+    """The local date (in DEFAULT_TZ) of a naive-UTC timestamp column, computed in SQL."""
+    if dialect == "sqlite":
+        return func.date(column, literal_column(f"'{OFFSET_HOURS:+g} hours'"))
+    return cast(column + literal_column(f"interval '{OFFSET_HOURS:g} hours'"), Date)
+
+
+# ---- what is summed ----------------------------------------------------------------------------
+
+def _count_if(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def response_expressions(comment) -> dict[str, Any]:
+    """name -> SQL aggregate over completed responses (joined to their `comment` answer). Pair
+    sums use NULL propagation: x * y is NULL unless both were answered, `x + 0 * y` keeps x only
+    where y exists."""
+    r = Response
+    si, y = r.satisfaction_index, r.overall
+    text_col = func.lower(comment.c.value_text)
+    out: dict[str, Any] = {
+        "n": func.count(), "si_n": func.count(si), "si_sum": func.sum(si), "si_sq": func.sum(si * si),
+        "overall_n": func.count(y), "top2": _count_if(y >= 4),
+        "nps_n": func.count(r.nps), "promoters": _count_if(r.nps >= 9), "detractors": _count_if(r.nps <= 6),
+        "resolved_n": func.count(r.resolved), "resolved_yes": _count_if(r.resolved.is_(True)),
+        "comments": func.count(comment.c.value_text)}
+    for theme, words in THEMES.items():
+        out[f"theme_{theme}"] = _count_if(or_(*[text_col.like(f"%{w.lower()}%") for w in words]))
+    for d in DIMENSIONS:
+        x = getattr(r, d)
+        out.update({f"{d}_n": func.count(x), f"{d}_sum": func.sum(x), f"{d}_sq": func.sum(x * x),
+                    f"{d}_pn": func.count(x * y), f"{d}_px": func.sum(x + 0 * y), f"{d}_py": func.sum(y + 0 * x),
+                    f"{d}_pxx": func.sum(x * x + 0 * y), f"{d}_pyy": func.sum(y * y + 0 * x),
+                    f"{d}_pxy": func.sum(x * y)})
+    # Complete cases of the four dimensions and overall, for Johnson's relative weights.
+    complete = and_(*[getattr(r, v).is_not(None) for v in VARIABLES])
+    out["cc_n"] = _count_if(complete)
+    for i, a in enumerate(VARIABLES):
+        out[f"cc_{a}"] = func.sum(case((complete, getattr(r, a))))
+        for b in VARIABLES[i:]:
+            out[f"cc_{a}__{b}"] = func.sum(case((complete, getattr(r, a) * getattr(r, b))))
+    return out
+
+
+def _response_source(where: list) -> tuple[dict[str, Any], Any, Any, list]:
+    comment = Answer.__table__.alias("comment")
+    joined = Response.__table__.outerjoin(
+        comment, and_(comment.c.response_id == Response.id, comment.c.question_key == "comment"))
+    keys = {k: getattr(Response, k) for k in ROLLUP_KEYS}
+    return keys, response_expressions(comment), joined, [Response.completed_at.is_not(None), *where]
+
+
+def _invitation_source(measure: str, where: list) -> tuple[dict[str, Any], Any, Any, list]:
+    keys = {"channel": Invitation.channel, "ticket_kind": func.coalesce(Ticket.kind, NONE),
+            "region": func.coalesce(Ticket.region, NONE), "agent": func.coalesce(Ticket.agent, NONE)}
+    joined = Invitation.__table__.outerjoin(Ticket.__table__, Ticket.id == Invitation.ticket_id)
+    return keys, {measure: func.count()}, joined, [Invitation.sent_at.is_not(None), *where]
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+def _grouped(keys: dict[str, Any], day, measures: dict[str, Any], source, where: list) -> Select:
+    """One row per (grain, day, keys): every grain's GROUP BY, in key order so that two
+    transactions upserting the same rows lock them in the same order (no deadlock)."""
+    parts = []
+    for grain, grouped in GRAINS.items():
+        columns = [literal_column(str(grain), Integer).label("grain"), day.label("day")]
+        columns += [(keys[k] if k in grouped else NONE).label(k) for k in ROLLUP_KEYS]
+        columns += [func.coalesce(expr, 0).label(name) for name, expr in measures.items()]
+        parts.append(select(*columns).select_from(source).where(*where)
+                     .group_by(day, *[keys[k] for k in grouped]))
+    rows = union_all(*parts).subquery()
+    # WHERE true: SQLite would otherwise read the upsert's ON CONFLICT as a join constraint.
+    return select(rows).where(true()).order_by(rows.c.grain, rows.c.day, *[rows.c[k] for k in ROLLUP_KEYS])
+
+
+def _upsert(table: Table, dialect: str, source: tuple, sign: int, day_column) -> Any:
+    keys, measures, joined, where = source
+    measures = {name: expr if sign > 0 else -expr for name, expr in measures.items()}
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = insert.from_select(["grain", "day", *ROLLUP_KEYS, *measures],
+                                   _grouped(keys, local_day(day_column, dialect), measures, joined, where))
+    return statement.on_conflict_do_update(
+        index_elements=["grain", "day", *ROLLUP_KEYS],
+        set_={name: table.c[name] + statement.excluded[name] for name in measures})
+
+
+def _dialect(conn: Connection | None) -> str:
+    return (conn if conn is not None else db.session.get_bind()).dialect.name
+
+
+def _execute(statement, params: dict, conn: Connection | None) -> None:
+    (conn if conn is not None else db.session).execute(statement, params)
+
+
+# The statements are large (every measure of every grain): each is built once per process and
+# then reused, so SQLAlchemy compiles it once too.
+@functools.cache
+def _response_statement(dialect: str, where: str, sign: int):
+    ids = {"ids": Response.id.in_(bindparam("ids", expanding=True)),
+           "range": Response.id.between(bindparam("first_id"), bindparam("last_id"))}[where]
+    return _upsert(response_rollups, dialect, _response_source([ids]), sign, Response.completed_at)
+
+
+@functools.cache
+def _invitation_statement(dialect: str, measure: str):
+    source = _invitation_source(measure, [Invitation.id.in_(bindparam("ids", expanding=True))])
+    return _upsert(invitation_rollups, dialect, source, 1, Invitation.sent_at)
+
+
+def add_responses(ids: Sequence[int], sign: int = 1, conn: Connection | None = None) -> None:
+    """Adds the completed responses `ids` to the rollups (sign=-1 takes them out again).
+    Call it in the transaction that completed them, last before commit."""
+    if ids:
+        _execute(_response_statement(_dialect(conn), "ids", sign), {"ids": list(ids)}, conn)
+
+
+def add_response_range(first_id: int, last_id: int, sign: int = 1, conn: Connection | None = None) -> None:
+    """Adds the completed responses with first_id <= id <= last_id: the bulk import's call over
+    the rows it has just inserted (one statement, however many rows)."""
+    _execute(_response_statement(_dialect(conn), "range", sign),
+             {"first_id": first_id, "last_id": last_id}, conn)
+
+
+def add_invitations(ids: Sequence[int], measure: str, conn: Connection | None = None) -> None:
+    """Counts invitations as `sent`, `failed` (after being sent) or `completed`, on the local
+    day they were sent (the response rate's cohort). Invitations never sent are not counted."""
+    if measure not in INVITATION_MEASURES:
+        raise ValueError(measure)
+    if ids:
+        _execute(_invitation_statement(_dialect(conn), measure), {"ids": list(ids)}, conn)
+
+
+INVITATION_STATES = {"sent": None, "failed": "failed", "completed": "completed"}
+
+
+def rebuild(conn: Connection | None = None) -> None:
+    """Recomputes both tables from the raw rows in one transaction. On PostgreSQL the tables
+    are locked first: a response completing meanwhile waits, then adds itself to the new sums."""
+    run = conn if conn is not None else db.session
+    dialect = _dialect(conn)
+    if dialect == "postgresql":
+        run.execute(text("LOCK TABLE response_rollups, invitation_rollups IN EXCLUSIVE MODE"))
+    run.execute(delete(response_rollups))
+    run.execute(delete(invitation_rollups))
+    run.execute(_upsert(response_rollups, dialect, _response_source([]), 1, Response.completed_at))
+    for measure, state in INVITATION_STATES.items():
+        where = [Invitation.state == state] if state else []
+        run.execute(_upsert(invitation_rollups, dialect, _invitation_source(measure, where), 1, Invitation.sent_at))
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+def grain_for(keys: Iterable[str]) -> int:
+    """The smallest grain whose rows are grouped by all of `keys`."""
+    needed = set(keys)
+    return next(grain for grain, grouped in GRAINS.items() if needed <= set(grouped))
+
+
+def measures_of(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.name not in ("id", "grain", "day", *ROLLUP_KEYS)]
+
+
+def sums(table: Table, date_from: date, date_to: date, filters: dict[str, str] | None = None,
+         by: Sequence[str] = (), measures: Sequence[str] | None = None,
+         per_day: bool = False) -> list[dict[str, Any]]:
+    """Summed measures over local days [date_from, date_to] that match `filters`, one row per
+    value of `by` (and per day with `per_day`); without either, exactly one row."""
+    filters = {k: v for k, v in (filters or {}).items() if v}
+    grain = grain_for([*filters, *by])
+    groups = ([table.c.day] if per_day else []) + [table.c[k] for k in by]
+    columns = [func.coalesce(func.sum(table.c[m]), 0) for m in measures or measures_of(table)]
+    columns = [(c if m in FLOAT_MEASURES else cast(c, BigInteger)).label(m)
+               for c, m in zip(columns, measures or measures_of(table), strict=True)]
+    query = select(*groups, *columns).where(
+        table.c.grain == grain, table.c.day >= date_from, table.c.day <= date_to,
+        *[table.c[k] == v for k, v in filters.items()])
+    if groups:
+        query = query.group_by(*groups)
+    return [dict(row) for row in db.session.execute(query).mappings()]
