@@ -1,4 +1,5 @@
-"""python -m bench [dispatch] [report] [web] [import_responses] [import_tickets] [--small]: each prints its figures and ratios
+"""python -m bench [dispatch] [report] [web] [import_responses] [import_tickets]
+[batch] [--small]: each prints its figures and ratios
 against a baseline measured in the same run. BENCH_DATABASE_URL=postgresql://... runs them on
 PostgreSQL instead of SQLite. `web` includes the ticket intake rate."""
 from __future__ import annotations
@@ -11,9 +12,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 1_000_000}, "web": {},
-           "import_responses": {"count": 1_000_000}, "import_tickets": {"count": 1_000_000}}
+           "import_responses": {"count": 1_000_000}, "import_tickets": {"count": 1_000_000},
+           "batch": {"count": 100_000}}
 SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 50_000}, "web": {"seconds": 3},
-         "import_responses": {"count": 20_000}, "import_tickets": {"count": 10_000}}
+         "import_responses": {"count": 20_000}, "import_tickets": {"count": 10_000},
+         "batch": {"count": 5_000}}
 
 
 def main() -> int:

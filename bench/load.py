@@ -91,7 +91,7 @@ class Gunicorn:
             stdout=subprocess.DEVNULL, stderr=self.log)
 
     def __enter__(self) -> Gunicorn:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a busy shared machine boots workers slowly
         while time.monotonic() < deadline:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)

@@ -24,6 +24,7 @@ from core.auth import role_required
 from core.db import db, utcnow
 from core.i18n import current_locale
 from core.timeutil import from_local
+from core.web import page_arg
 from surveys.models import Response
 from surveys.services import readable_answers
 from tickets.models import Ticket
@@ -41,8 +42,9 @@ def _regions() -> list[str]:
 def work_list():
     form = FilterForm(request.args)
     form.region.choices += [(r, r) for r in _regions()]
-    page = max(request.args.get("page", 1, type=int), 1)
-    query = work_list_query(kind=form.kind.data or None, tier=int(form.tier.data) if form.tier.data else None,
+    page = page_arg()
+    query = work_list_query(kind=form.kind.data or None,
+                            tier=int(form.tier.data) if form.tier.data in ("1", "2", "3") else None,
                             region=form.region.data or None,
                             owner_id=current_user.id if form.mine.data else None)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))

@@ -118,8 +118,20 @@ def deliver_due(now: datetime | None = None, limit: int = 200) -> int:
         if stopping():  # shutting down: what was claimed but not tried goes back to the queue
             _unclaim(claimed[done:])
             break
-        sent += deliver(db.session.get(Message, message_id), now)
+        if _still_ours(message_id, now):
+            sent += deliver(db.session.get(Message, message_id), now)
     return sent
+
+
+def _still_ours(message_id: int, claimed_at: datetime) -> bool:
+    """Renews the claim just before the send. The lease then covers one send, not a whole
+    batch: when a busy dispatcher takes longer than MESSAGE_LEASE_SECONDS over its batch,
+    another may have taken the rest up, and this one must not send them too."""
+    renewed = db.session.execute(update(Message).where(
+        Message.id == message_id, Message.state == "sending", Message.updated_at == claimed_at)
+        .values(updated_at=utcnow())).rowcount
+    db.session.commit()
+    return bool(renewed)
 
 
 def _unclaim(ids: list[int]) -> None:

@@ -10,6 +10,7 @@ from channels.services import retry_now
 from core.accounts import audit
 from core.auth import role_required
 from core.db import db
+from core.web import page_arg
 
 bp = Blueprint("channels", __name__)
 PAGE_SIZE = 50
@@ -18,7 +19,7 @@ PAGE_SIZE = 50
 @bp.route("/outbox")
 @role_required("agent", "manager")
 def outbox():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     query = select(Message)
     for name in ("channel", "state", "purpose"):
         if request.args.get(name):

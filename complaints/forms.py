@@ -7,6 +7,7 @@ from wtforms import DateField, DateTimeLocalField, SelectField, StringField, Tex
 from wtforms.validators import DataRequired, Length, Optional
 
 from complaints.models import STAGES
+from core.web import plausible_date
 
 STAGE_LABELS = {None: _l("Not yet accepted"), "accepted": _l("Accepted"), "investigated": _l("Investigated"),
                 "handled": _l("Handled"), "fed_back": _l("Result fed back"), "rechecked": _l("Re-checked")}
@@ -66,5 +67,5 @@ class LedgerFilterForm(FlaskForm):
     region = SelectField(_l("Region"), choices=[("", _l("All regions"))], validate_choice=False)
     category = SelectField(_l("Category"), choices=[("", _l("All categories"))], validate_choice=False)
     handler = SelectField(_l("Handler"), choices=[("", _l("All handlers"))], validate_choice=False)
-    date_from = DateField(_l("Received from"), validators=[Optional()])
-    date_to = DateField(_l("Received to"), validators=[Optional()])
+    date_from = DateField(_l("Received from"), validators=[Optional(), plausible_date])
+    date_to = DateField(_l("Received to"), validators=[Optional(), plausible_date])

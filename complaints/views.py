@@ -40,6 +40,7 @@ from core.db import db, utcnow
 from core.export import csv_response, xlsx_response
 from core.settings import get_rule
 from core.timeutil import from_local
+from core.web import MAX_ID, page_arg
 
 bp = Blueprint("complaints", __name__, url_prefix="/complaints")
 PAGE_SIZE = 50
@@ -61,7 +62,7 @@ def _filters() -> tuple[LedgerFilterForm, dict]:
     form.handler.choices += known["handlers"]
     form.validate()
     values = {name: field.data for name, field in form._fields.items() if not field.errors}
-    if values.get("handler") and not str(values["handler"]).isdigit():
+    if values.get("handler") and not (str(values["handler"]).isdigit() and int(values["handler"]) <= MAX_ID):
         values["handler"] = None
     return form, values
 
@@ -70,7 +71,7 @@ def _filters() -> tuple[LedgerFilterForm, dict]:
 @role_required(*STAFF)
 def ledger_page():
     form, values = _filters()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     now = utcnow()
     query = ledger.ledger_query(values, now)
     total = db.session.scalar(select(func.count()).select_from(query.with_only_columns(ComplaintCase.id).subquery()))

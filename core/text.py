@@ -2,6 +2,7 @@
 (PostgreSQL refuses NUL outright), and phone numbers are E.164."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -41,6 +42,7 @@ def command_word(text: str | None) -> str:
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "PZCS")
 
 
+@functools.lru_cache(maxsize=20_000)  # bulk intake sees each customer's number many times
 def normalise_phone(raw: str) -> str | None:
     """E.164 or None."""
     if not re.fullmatch(r"\+[1-9]\d{6,14}", raw):

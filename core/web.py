@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Flask,
+    abort,
+    current_app,
     jsonify,
     redirect,
     render_template,
@@ -11,13 +13,43 @@ from flask import (
     session,
     url_for,
 )
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter
+from wtforms.validators import ValidationError
 
 from core.db import db
 from core.i18n import SUPPORTED
+from core.text import without_surrogates
 
 bp = Blueprint("core", __name__)
+MAX_ID = 2**31 - 1  # PostgreSQL `integer`: a larger id in a path is simply not found
+MAX_PAGE = 100_000
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+
+
+class DatabaseId(IntegerConverter):
+    """The `int` path converter, bounded to what an id column holds: /callbacks/99999999999999999999
+    is a 404, not an overflow in the database driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def page_arg(name: str = "page") -> int:
+    """A list's page number from the query string; missing, malformed or absurd values are
+    read as the nearest sensible page."""
+    return min(max(request.args.get(name, 1, type=int), 1), MAX_PAGE)
+
+
+def plausible_date(form, field) -> None:
+    """A WTForms validator for filter dates: year 1 or 9999 overflow date arithmetic."""
+    if field.data and not EARLIEST_YEAR <= field.data.year <= LATEST_YEAR:
+        raise ValidationError(_l("Enter a date between %(first)s and %(last)s.",
+                                 first=f"{EARLIEST_YEAR}-01-01", last=f"{LATEST_YEAR}-12-31"))
 
 # Everything is served from 'self'; charts are inline SVG or data: images. No inline script.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -90,16 +122,70 @@ def _error_page(status: int):
         # 429 when to retry.
         headers = [(k, v) for k, v in getattr(error, "get_headers", lambda: [])()
                    if k.lower() != "content-type"]
+        if status >= 500:
+            db.session.rollback()  # a failed transaction must not fail the page that reports it
         if request.path.startswith(("/api/", "/twilio/")):
             return jsonify(error=getattr(error, "description", str(status))), status, headers
         from flask_wtf.csrf import CSRFError
         expired_form = isinstance(error, CSRFError)
-        return render_template("error.html", status=status, expired_form=expired_form), status, headers
+        try:
+            return render_template("error.html", status=status, expired_form=expired_form), status, headers
+        except Exception:  # the error page itself never fails: the plain words, in both languages
+            current_app.logger.exception("the %s page could not be rendered", status)
+            return PLAIN_ERROR, status, [("Content-Type", "text/plain; charset=utf-8")]
     return handler
 
 
+PLAIN_ERROR = "出错了,请稍后再试。 Something went wrong. Please try again later.\n"
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request bodies that cannot be walked are bad requests (400), not crashes: nesting deeper
+    than any real body. Lone surrogates, which no database stores, become U+FFFD (as the ticket
+    API's fields do) in every JSON body."""
+
+    MAX_DEPTH = 32
+
+    def loads(self, s, **kwargs):
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+        if _check_json(value, self.MAX_DEPTH):
+            value = super().loads(without_surrogates(super().dumps(value, ensure_ascii=False)))
+        return value
+
+
+def _check_json(value, max_depth: int) -> bool:
+    """Raises ValueError when nested too deeply; True when a string holds a lone surrogate."""
+    stack, surrogates = [(value, 0)], False
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise ValueError("the JSON is nested too deeply")
+        if isinstance(item, str):
+            surrogates = surrogates or without_surrogates(item) != item
+        elif isinstance(item, dict):
+            stack += [(k, depth + 1) for k in item] + [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+    return surrogates
+
+
+def refuse_nul_in_url() -> None:
+    """A NUL in a path parameter or the query string is never meaningful, and PostgreSQL
+    refuses it in any text: a clear 400 before any view runs."""
+    values = [*(request.view_args or {}).values(), *request.args.keys(), *request.args.values()]
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        abort(400)
+
+
 def register(app: Flask) -> None:
+    """Called before any blueprint, so every route's <int:...> uses the bounded converter."""
+    app.url_map.converters["int"] = DatabaseId
+    app.json = StrictJSONProvider(app)
     app.register_blueprint(bp)
+    app.before_request(refuse_nul_in_url)
     app.after_request(add_security_headers)
     for status in (400, 403, 404, 405, 410, 413, 429, 500):
         app.register_error_handler(status, _error_page(status))

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def worker(database_url: str, smtp_url: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url, "SMTP_URL": smtp_url, "TWILIO_ACCOUNT_SID": "",
            "PUBLIC_BASE_URL": "https://huifang.example.com",
-           "HUIFANG_SENDING_LEASE_SECONDS": "3", "HUIFANG_BACKOFF_SECONDS": "0.2"}
+           "HUIFANG_SENDING_LEASE_SECONDS": "5", "HUIFANG_BACKOFF_SECONDS": "0.2"}
     # Output to a file: a pipe nobody reads would block the worker on a full buffer.
     with log.open("a") as out:
         return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--batch", "5",
@@ -95,3 +95,22 @@ def test_a_worker_stops_cleanly_on_sigterm_mid_batch(ctx, database_url, tmp_path
     # Nothing half-sent: each message the server accepted is recorded sent, the rest wait queued.
     assert {f"<huifang-{i}@huifang.example.com>" for i, s in rows.items() if s == "sent"} == set(accepted)
     assert set(rows.values()) <= {"sent", "queued"}
+
+
+def test_a_dispatcher_whose_lease_ran_out_does_not_send_what_another_took(app, ctx):
+    from datetime import timedelta
+
+    from channels.services import _claim_due, _still_ours, queue_message
+    from core.db import utcnow
+    app.config["SMTP_URL"] = "smtp://127.0.0.1:1"
+    try:
+        message = queue_message("email", "a@example.cn", "invitation", "body", subject="s")
+        db.session.commit()
+        first = utcnow()
+        assert _claim_due(first, 10) == [message.id]
+        later = first + timedelta(seconds=app.config["MESSAGE_LEASE_SECONDS"] + 1)
+        assert _claim_due(later, 10) == [message.id]  # the first one's batch outlived its lease
+        assert not _still_ours(message.id, first)     # so the first one must not send it
+        assert _still_ours(message.id, later)
+    finally:
+        app.config["SMTP_URL"] = ""

@@ -139,7 +139,8 @@ def upsert_customer(c: dict[str, Any]) -> Customer:
     return customer
 
 
-def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None) -> Intake:
+def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None, *,
+                  retried: bool = False) -> Intake:
     """Stores a validated ticket and schedules its invitation and callback tasks in one
     transaction. Idempotent on external_id: a repeat returns what was scheduled first."""
     existing = db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"]))
@@ -162,9 +163,15 @@ def intake_ticket(clean: dict[str, Any], rules: dict[str, Any] | None = None) ->
             open_case(ticket, result.tasks, rules)
         db.session.commit()
     except IntegrityError:
-        # The same ticket arrived twice at once: the other request stored it.
+        # The same ticket arrived twice at once (the other request stored it), or another
+        # ticket of the same new customer did: then once more, with the customer stored.
         db.session.rollback()
-        return _existing(db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"])))
+        stored = db.session.scalar(select(Ticket).where(Ticket.external_id == clean["external_id"]))
+        if stored is None:
+            if retried:
+                raise
+            return intake_ticket(clean, rules, retried=True)
+        return _existing(stored)
     return result
 
 
