@@ -51,6 +51,11 @@ class RulesForm(FlaskForm):
     retry_max_attempts = IntegerField(_l("Call attempts before 'unreachable'"), validators=[NumberRange(1, 10)])
     retry_gap_hours = FloatField(_l("Hours between attempts"), validators=[NumberRange(0, 72)])
     escalation_interval_hours = FloatField(_l("Escalate again after (hours)"), validators=[NumberRange(1, 720)])
+    recheck_after_days = IntegerField(_l("Complaint re-check after the result (days)"), validators=[NumberRange(1, 90)])
+    recheck_reminder_hours = FloatField(_l("Re-check reminder, then reopen, after (hours without answer)"),
+                                        validators=[NumberRange(1, 720)])
+    evidence_days = IntegerField(_l("Flag complaints without evidence after acceptance (days)"),
+                                 validators=[NumberRange(1, 90)])
     supervisor_emails = TextAreaField(_l("Supervisors notified of escalations (e-mails)"))
     manager_emails = TextAreaField(_l("Managers who receive every scheduled report (one e-mail per line; add \"en\" after the address for English)"))
     report_recipients_monthly = TextAreaField(_l("Also receive the monthly report"))

@@ -18,6 +18,7 @@ from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
 from reports.actions import follow_up_plan
+from reports.kpis import compute_kpis
 from reports.models import invitation_rollups, response_rollups
 from reports.periods import period_of
 from reports.rollups import sums
@@ -307,6 +308,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "team_scorecards": results["scorecards"]["region"],
         "sample": {"csat_n": head["csat"]["n"], "nps_n": total.get("nps_n", 0), "si_n": total.get("si_n", 0)},
     }
+    report["kpis"] = compute_kpis(scope)
     report["suggestions"] = suggestions(report, locale)
     report["actions"] = follow_up_plan()
     return report
