@@ -106,12 +106,20 @@ class RulesForm(FlaskForm):
             if name == "csrf_token":
                 continue
             rules[name] = _lines(field.data) if name in self.LIST_FIELDS else field.data
+        # Complaints always get their callback: the box is not offered, the rule keeps it.
+        rules["callback_kinds"] = [k for k in TICKET_KINDS if k in (rules["callback_kinds"] or []) or k == "complaint"]
         return rules
 
     def load(self, rules: dict) -> None:
         for name, field in self._fields.items():
             if name in rules:
-                field.data = "\n".join(rules[name]) if name in self.LIST_FIELDS else rules[name]
+                field.data = self._joined(field, rules[name]) if name in self.LIST_FIELDS else rules[name]
+
+    @staticmethod
+    def _joined(field, values: list[str]) -> str:
+        """A one-line box gets "sms, email" (a line feed would be lost by the browser and the
+        page could not be saved unchanged); a text area gets one value per line."""
+        return ("\n" if isinstance(field, TextAreaField) else ", ").join(values)
 
 
 class UserForm(FlaskForm):
