@@ -247,8 +247,8 @@ def _walk_case(rng: random.Random, users: dict[str, User], case, now, until: str
         return False  # not yet accepted
     accept = case.current("accepted").task
     claim(accept.id, agent.id, step)
-    record_attempt(accept, agent.id, "reached", "已受理投诉 / accepted", now=step, rules=rules)
-    close(accept, agent.id, "explained", True, "已受理 / accepted", now=step + timedelta(minutes=20))
+    record_attempt(accept, agent.id, "reached", "已受理投诉", now=step, rules=rules)
+    close(accept, agent.id, "explained", True, "已受理", now=step + timedelta(minutes=20))
     if rng.random() < 0.7:  # the click-to-call recording Twilio reported (simulated: no provider)
         sid = f"RE{case.id:032d}"
         store_recording(accept, {"RecordingSid": sid, "CallSid": f"CA{case.id:032d}",
@@ -261,15 +261,15 @@ def _walk_case(rng: random.Random, users: dict[str, User], case, now, until: str
         return False
     investigate = case.current("investigated").task
     claim(investigate.id, agent.id, step)
-    close(investigate, agent.id, "explained", True, "调查完成 / investigated", now=step)
+    close(investigate, agent.id, "explained", True, "调查完成", now=step)
     step += timedelta(hours=rng.uniform(2, 30))
     if until == "investigated" or step > now:
         return False
-    complete_stage(case, "handled", agent, at=step, note="已处理 / handled")
+    complete_stage(case, "handled", agent, at=step, note="已处理")
     result_at = step + timedelta(hours=rng.uniform(1, 60))
     if result_at > case.feedback_due_at and rng.random() < 0.3:  # the manager extends first
         new_due = min(result_at + timedelta(days=1), feedback_limit(case, rules))
-        extend_feedback(case, users["manager"], new_due, "需调取话单核实 / call records needed", now=step)
+        extend_feedback(case, users["manager"], new_due, "需调取话单核实", now=step)
     db.session.commit()
     if until == "handled" or result_at > now - timedelta(hours=1):
         return False  # handled, the result not yet written
@@ -285,7 +285,7 @@ def _second_round(rng: random.Random, users: dict[str, User], case, reopened_at)
     followup = case.current("handled").task
     step = reopened_at + timedelta(hours=rng.uniform(2, 40))
     claim(followup.id, users["manager"].id, step)
-    close(followup, users["manager"].id, "compensated", True, "二次处理:更换设备 / replaced", now=step)
+    close(followup, users["manager"].id, "compensated", True, "二次处理:更换设备", now=step)
     write_result(case, users["manager"], {**RESULT_LETTER, "measures": "已上门更换设备并补偿话费"},
                  now=step + timedelta(hours=2))
 

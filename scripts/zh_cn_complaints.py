@@ -164,4 +164,6 @@ ZH = {
     "Re-check reminder, then reopen, after (hours without answer)": "复检未答复多久后提醒,再过同样时长后重开(小时)",
     "Flag complaints without evidence after acceptance (days)": "受理后多久仍无证据即标记(天)",
     "Complaints": "投诉",
+    "complaint result": "投诉处理结果",
+    "complaint re-check": "投诉复检",
 }
