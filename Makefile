@@ -4,6 +4,8 @@ PY     := $(VENV)/bin/python
 FLASK  := $(VENV)/bin/flask --app app
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
+# Links in the demo's messages and printed survey links point at the port the app runs on.
+export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 # PostgreSQL runs beside SQLite in `make test` (set TEST_PG= to skip it on a machine without one).
 TEST_PG ?= postgresql://postgres@127.0.0.1:5432/huifang_test
 
@@ -23,7 +25,10 @@ demo: install
 	$(FLASK) init-db
 	$(FLASK) seed-demo
 	@echo "Starting the scheduler and the web app on http://127.0.0.1:$(PORT) (Ctrl-C stops both)"
-	@trap 'kill 0' INT TERM EXIT; $(FLASK) scheduler & $(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@# Ctrl-C stops the web app; the trap then stops the scheduler by its pid (not `kill 0`, which
+	@# also signalled make and the shell mid-teardown) and waits for it to finish cleanly.
+	@$(FLASK) scheduler & pid=$$!; trap 'kill -TERM $$pid 2>/dev/null; wait $$pid 2>/dev/null' INT TERM EXIT; \
+		$(FLASK) run --host 127.0.0.1 --port $(PORT) || true
 
 test: $(STAMP)
 	./scripts/system-deps.sh test

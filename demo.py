@@ -2,6 +2,7 @@
 dispatch, answering, callbacks), so the demo data obeys every rule the product does."""
 from __future__ import annotations
 
+import heapq
 import random
 from datetime import timedelta
 
@@ -126,6 +127,7 @@ def seed(customers: int = 400, months: int = 6, seed_value: int = 7) -> list[str
             tickets += 1
     sent = _send_and_answer(rng, start, now)
     _work_old_tasks(rng, users["agent"], now)
+    _work_complaints(rng, users, people, now)
     _improvement_actions(users, now)
     expire_invitations(now)
     pending = db.session.scalars(select(Invitation).where(Invitation.state.in_(("sent", "started")))
@@ -167,7 +169,8 @@ def _send_and_answer(rng: random.Random, start, now) -> int:
 
 def _work_old_tasks(rng: random.Random, agent: User, now) -> None:
     """Callbacks whose deadline passed long ago were worked: mostly on time, some late."""
-    old = db.session.scalars(select(CallbackTask).where(CallbackTask.due_at < now - timedelta(days=3))).all()
+    old = db.session.scalars(select(CallbackTask).where(CallbackTask.due_at < now - timedelta(days=3),
+                                                        CallbackTask.kind.not_like("complaint%"))).all()
     rules = get_rules()
     for task in old:
         when = task.due_at - timedelta(hours=rng.uniform(-4, 30))  # about one in eight late
@@ -186,6 +189,105 @@ def _work_old_tasks(rng: random.Random, agent: User, now) -> None:
                   rng.random() < 0.8, "演示数据", now=when + timedelta(hours=1))
         except ValueError:  # a complaint's feedback closes only once its case's written result is sent
             db.session.rollback()
+
+
+RESULT_LETTER = {"reason": "系统规则配置错误", "measures": "已为客户更正并退还相关费用",
+                 "plan": "修正配置并排查同类客户", "followup": "7 天后回访确认问题是否解决"}
+
+
+def _work_complaints(rng: random.Random, users: dict[str, User], people: list[dict], now) -> None:
+    """Complaint cases walked through the real loop as far as their age allows, so the ledger
+    shows every stage: accepted by a (recorded) call, investigated, handled, the written
+    result, the re-check a week later (mostly "solved", a few reopened into a second
+    follow-up); some extensions approved by the manager, files attached to some."""
+    from complaints.feedback import answer_recheck, run_rechecks
+    from complaints.models import ComplaintCase
+
+    fresh = {}  # recent complaints caught at each stage: external id -> the last stage done
+    for i, (hours, until) in enumerate(((0.5, None), (8, "accepted"), (40, "investigated"),
+                                        (110, "handled"), (150, "fed_back"))):
+        handled = now - timedelta(hours=hours)
+        fresh[f"T{handled:%Y%m%d}-C{i}"] = until
+        clean, _ = validate_ticket({"external_id": f"T{handled:%Y%m%d}-C{i}", "kind": "complaint",
+                                    "handled_at": handled.isoformat() + "Z", "customer": people[i],
+                                    "category": CATEGORIES["complaint"][i % 3], "region": list(REGIONS)[i % 5],
+                                    "agent": "A01", "channel": "10000热线"})
+        intake_ticket(clean)
+    results = [case for case in db.session.scalars(select(ComplaintCase).order_by(ComplaintCase.received_at)).all()
+               if _walk_case(rng, users, case, now, fresh.get(case.ticket.external_id, "fed_back"))]
+    # Re-checks in time order (a second round's re-check joins the queue at its own time).
+    queue = [(c.recheck_due_at, c.id, c) for c in results if c.recheck_due_at <= now]
+    last = max(queue)[1] if queue else None  # the most recent is left reopened, its follow-up open
+    heapq.heapify(queue)
+    while queue:
+        due, case_id, case = heapq.heappop(queue)
+        run_rechecks(due)
+        answered = min(due + timedelta(hours=rng.uniform(1, 40)), now)
+        no = case_id == last or (case.round == 1 and rng.random() < 0.08)
+        answer_recheck(case, "no" if no else "yes", now=answered)
+        if case.state == "reopened" and case_id != last:
+            _second_round(rng, users, case, answered)
+            if case.recheck_due_at <= now:
+                heapq.heappush(queue, (case.recheck_due_at, case.id, case))
+    run_rechecks(now)
+    db.session.commit()
+
+
+def _walk_case(rng: random.Random, users: dict[str, User], case, now, until: str | None) -> bool:
+    """One case up to where its age allows (and no further than stage `until`); True once its
+    result was sent."""
+    from complaints.evidence import store_file, store_recording
+    from complaints.feedback import write_result
+    from complaints.services import complete_stage, extend_feedback, feedback_limit
+
+    agent, rules = users["agent"], get_rules()
+    case.description = f"客户反映{case.category}问题,要求尽快处理并给予答复。"
+    step = case.received_at + timedelta(hours=rng.uniform(0.5, 30 if until == "fed_back" else 4))  # some late
+    if until is None or step > now - timedelta(hours=1):
+        return False  # not yet accepted
+    accept = case.current("accepted").task
+    claim(accept.id, agent.id, step)
+    record_attempt(accept, agent.id, "reached", "已受理投诉 / accepted", now=step, rules=rules)
+    close(accept, agent.id, "explained", True, "已受理 / accepted", now=step + timedelta(minutes=20))
+    if rng.random() < 0.7:  # the click-to-call recording Twilio reported (simulated: no provider)
+        sid = f"RE{case.id:032d}"
+        store_recording(accept, {"RecordingSid": sid, "CallSid": f"CA{case.id:032d}",
+                                 "RecordingDuration": str(rng.randrange(40, 600)),
+                                 "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/ACdemo/Recordings/{sid}"})
+    if rng.random() < 0.25:
+        store_file(case, "attachment", "核查记录.txt", "话单核查:确认多扣费用。".encode(), agent)
+    step += timedelta(hours=rng.uniform(5, 60 if until == "fed_back" else 20))
+    if until == "accepted" or step > now:
+        return False
+    investigate = case.current("investigated").task
+    claim(investigate.id, agent.id, step)
+    close(investigate, agent.id, "explained", True, "调查完成 / investigated", now=step)
+    step += timedelta(hours=rng.uniform(2, 30))
+    if until == "investigated" or step > now:
+        return False
+    complete_stage(case, "handled", agent, at=step, note="已处理 / handled")
+    result_at = step + timedelta(hours=rng.uniform(1, 60))
+    if result_at > case.feedback_due_at and rng.random() < 0.3:  # the manager extends first
+        new_due = min(result_at + timedelta(days=1), feedback_limit(case, rules))
+        extend_feedback(case, users["manager"], new_due, "需调取话单核实 / call records needed", now=step)
+    db.session.commit()
+    if until == "handled" or result_at > now - timedelta(hours=1):
+        return False  # handled, the result not yet written
+    write_result(case, agent, {**RESULT_LETTER, "reason": f"{case.category}:{RESULT_LETTER['reason']}"},
+                 now=result_at)
+    return True
+
+
+def _second_round(rng: random.Random, users: dict[str, User], case, reopened_at) -> None:
+    """二次跟踪: the follow-up one tier up handles it again, a second result goes out."""
+    from complaints.feedback import write_result
+
+    followup = case.current("handled").task
+    step = reopened_at + timedelta(hours=rng.uniform(2, 40))
+    claim(followup.id, users["manager"].id, step)
+    close(followup, users["manager"].id, "compensated", True, "二次处理:更换设备 / replaced", now=step)
+    write_result(case, users["manager"], {**RESULT_LETTER, "measures": "已上门更换设备并补偿话费"},
+                 now=step + timedelta(hours=2))
 
 
 def bulk_due_invitations(count: int, channel: str = "sms", prefix: str = "BULK") -> list[int]:

@@ -51,6 +51,11 @@ class RulesForm(FlaskForm):
     retry_max_attempts = IntegerField(_l("Call attempts before 'unreachable'"), validators=[NumberRange(1, 10)])
     retry_gap_hours = FloatField(_l("Hours between attempts"), validators=[NumberRange(0, 72)])
     escalation_interval_hours = FloatField(_l("Escalate again after (hours)"), validators=[NumberRange(1, 720)])
+    recheck_after_days = IntegerField(_l("Complaint re-check after the result (days)"), validators=[NumberRange(1, 90)])
+    recheck_reminder_hours = FloatField(_l("Re-check reminder, then reopen, after (hours without answer)"),
+                                        validators=[NumberRange(1, 720)])
+    evidence_days = IntegerField(_l("Flag complaints without evidence after acceptance (days)"),
+                                 validators=[NumberRange(1, 90)])
     supervisor_emails = TextAreaField(_l("Supervisors notified of escalations (e-mails)"))
     manager_emails = TextAreaField(_l("Managers who receive every scheduled report (one e-mail per line; add \"en\" after the address for English)"))
     report_recipients_monthly = TextAreaField(_l("Also receive the monthly report"))
@@ -101,12 +106,20 @@ class RulesForm(FlaskForm):
             if name == "csrf_token":
                 continue
             rules[name] = _lines(field.data) if name in self.LIST_FIELDS else field.data
+        # Complaints always get their callback: the box is not offered, the rule keeps it.
+        rules["callback_kinds"] = [k for k in TICKET_KINDS if k in (rules["callback_kinds"] or []) or k == "complaint"]
         return rules
 
     def load(self, rules: dict) -> None:
         for name, field in self._fields.items():
             if name in rules:
-                field.data = "\n".join(rules[name]) if name in self.LIST_FIELDS else rules[name]
+                field.data = self._joined(field, rules[name]) if name in self.LIST_FIELDS else rules[name]
+
+    @staticmethod
+    def _joined(field, values: list[str]) -> str:
+        """A one-line box gets "sms, email" (a line feed would be lost by the browser and the
+        page could not be saved unchanged); a text area gets one value per line."""
+        return ("\n" if isinstance(field, TextAreaField) else ", ").join(values)
 
 
 class UserForm(FlaskForm):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import yaml
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -26,6 +27,22 @@ from surveys.models import Questionnaire
 from surveys.services import import_questionnaire
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+SECTIONS = (("admin.rules", _l("Rules"), _l("When invitations go out, callback deadlines, retries, escalation, report recipients.")),
+            ("admin.questionnaires", _l("Questionnaires"), _l("The survey's questions, as versioned definitions.")),
+            ("admin.users", _l("Staff"), _l("Accounts and roles of the people who use Huifang.")),
+            ("admin.api_keys", _l("API keys"), _l("Keys for the systems that report tickets or read results.")),
+            ("integrations.endpoints", _l("Webhooks"), _l("Addresses that receive events as they happen.")),
+            ("admin.audit_log", _l("Audit log"), _l("Who did what, and when.")),
+            ("admin.privacy", _l("Customer data requests"), _l("Export or erase one customer's data.")))
+
+
+@bp.route("/")
+@role_required("admin")
+def index():
+    """/admin/ itself: what each admin page is for."""
+    return render_template("admin/index.html", sections=SECTIONS)
 
 
 @bp.route("/rules", methods=["GET", "POST"])

@@ -11,10 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 1_000_000}, "web": {},
+BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 200_000, "copies": 5, "factor": 10}, "web": {},
            "import_responses": {"count": 1_000_000}, "import_tickets": {"count": 1_000_000},
            "batch": {"count": 100_000}}
-SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 50_000}, "web": {"seconds": 3},
+SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 20_000, "copies": 5, "factor": 10}, "web": {"seconds": 3},
          "import_responses": {"count": 20_000}, "import_tickets": {"count": 10_000},
          "batch": {"count": 5_000}}
 

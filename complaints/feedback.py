@@ -99,8 +99,9 @@ def write_result(case: ComplaintCase, user: User, parts: dict[str, str], now: da
 def _complete_if_sent(case: ComplaintCase, message: Message) -> bool:
     if message.state not in ("sent", "delivered") or case.current("fed_back").completed_at is not None:
         return False
+    from complaints.forms import CHANNEL_LABELS
     complete_stage(case, "fed_back", case.result_by, at=message.sent_at or utcnow(),
-                   note=_("sent by %(channel)s", channel=message.channel))
+                   note=_("sent by %(channel)s", channel=CHANNEL_LABELS.get(message.channel, message.channel)))
     return True
 
 

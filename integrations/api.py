@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from callbacks.models import CallbackTask
+from callbacks.models import ACTIVE_STATES, CallbackTask
 from complaints.models import CaseStage, ComplaintCase
 from core.api import api_error, require_scope
 from core.db import db
@@ -22,7 +22,7 @@ from tickets.models import Ticket
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 1000
-TASK_STATES = ("open", "claimed", "in_progress", "waiting", "escalated", "done", "unreachable")
+TASK_STATES = (*ACTIVE_STATES, "done", "unreachable")
 PERIODS = ("week", "month", "quarter")
 EARLIEST = date(1900, 1, 1)
 LONGEST_REPORT_DAYS = 3 * 366

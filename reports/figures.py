@@ -3,6 +3,7 @@ weeks, months and quarters in Python because every aggregate is a sum. Raw rows 
 for what cannot be summed (comment quotes, the discovered themes) and for callback tasks."""
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
 from core.timeutil import DEFAULT_TZ
 from reports.actions import follow_up_plan
+from reports.kpis import compute_kpis
 from reports.models import invitation_rollups, response_rollups
 from reports.periods import period_of
 from reports.rollups import sums
@@ -228,6 +230,23 @@ def comment_themes(scope: Scope, total: dict, quotes: int = 2) -> dict:
     return {"comments": total.get("comments", 0), "themes": themes}
 
 
+_themes_cache: dict[tuple, tuple[float, list[dict]]] = {}
+THEMES_CACHE_SECONDS = 300
+
+
+def cached_themes(scope: Scope, period: str, comments: int) -> list[dict]:
+    """Clustering the recent comments costs seconds whatever the data's size: the result is kept
+    per scope for a few minutes, and recomputed as soon as the scope's comment count changes."""
+    key = (scope.date_from, scope.date_to, tuple(sorted(scope.breakdown_filters.items())), period, comments)
+    now = time.monotonic()
+    hit = _themes_cache.get(key)
+    if hit is None or now - hit[0] > THEMES_CACHE_SECONDS:
+        if len(_themes_cache) > 256:
+            _themes_cache.clear()
+        hit = _themes_cache[key] = (now, discovered_themes(scope, period))
+    return hit[1]
+
+
 def discovered_themes(scope: Scope, period: str) -> list[dict]:
     """Themes discovered in the scope's most recent comments (reports.textmining)."""
     from reports.textmining import SAMPLE, Comment, discover
@@ -270,16 +289,15 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
-    scans = {"days": lambda: daily_sums(scope),
-             "discovered": lambda: discovered_themes(scope, period),
+    days = daily_sums(scope)
+    total: dict = {}
+    for values in days.values():
+        _add(total, values)
+    scans = {"discovered": lambda: cached_themes(scope, period, total.get("comments", 0)),
              "scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
     if with_breakdowns:
         scans["breakdowns"] = lambda: breakdowns(scope)
     results = concurrently(scans)
-    days = results["days"]
-    total: dict = {}
-    for values in days.values():
-        _add(total, values)
     head = headline(total)
     dims = dimensions(total)
     weights = relative_weights(total)
@@ -307,6 +325,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "team_scorecards": results["scorecards"]["region"],
         "sample": {"csat_n": head["csat"]["n"], "nps_n": total.get("nps_n", 0), "si_n": total.get("si_n", 0)},
     }
+    report["kpis"] = compute_kpis(scope)
     report["suggestions"] = suggestions(report, locale)
     report["actions"] = follow_up_plan()
     return report

@@ -80,6 +80,20 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def live_server(app):
+    """The test app on a free loopback port (werkzeug, threaded), for real HTTP clients."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
 def csrf_token(client, url: str) -> str:
     page = client.get(url)
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)) or \

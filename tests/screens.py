@@ -162,3 +162,63 @@ def visible_text(html: str) -> list[str]:
     parser = _Text()
     parser.feed(html)
     return parser.parts
+
+
+class _Form(HTMLParser):
+    """The fields a browser would submit from the first POST form on a page, unchanged."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.fields: list[tuple[str, str]] = []
+        self.in_form = self.done = False
+        self.textarea: str | None = None
+        self.select: str | None = None
+        self.first_option: tuple[str, str] | None = None
+        self.selected = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if self.done:
+            return
+        if tag == "form" and (a.get("method") or "").lower() == "post" and not a.get("action"):
+            self.in_form = True
+        if not self.in_form:
+            return
+        if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                # A browser drops line feeds from a one-line box's value.
+                self.fields.append((a["name"], (a.get("value") or "").replace("\n", "").replace("\r", "")))
+        elif tag == "textarea":
+            self.textarea = a.get("name")
+            self.fields.append((self.textarea, ""))
+        elif tag == "select":
+            self.select, self.first_option, self.selected = a.get("name"), None, False
+        elif tag == "option" and self.select:
+            value = a.get("value", "")
+            self.first_option = self.first_option or (self.select, value)
+            if "selected" in a:
+                self.fields.append((self.select, value))
+                self.selected = True
+
+    def handle_endtag(self, tag):
+        if tag == "form" and self.in_form:
+            self.in_form, self.done = False, True
+        elif tag == "textarea":
+            self.textarea = None
+        elif tag == "select" and self.select:
+            if not self.selected and self.first_option:
+                self.fields.append(self.first_option)
+            self.select = None
+
+    def handle_data(self, data):
+        if self.textarea:
+            name, text = self.fields[-1]
+            self.fields[-1] = (name, text + data)
+
+
+def unchanged_form(html: str) -> list[tuple[str, str]]:
+    """What submitting the page's own form right away sends (textareas lose a leading line feed
+    as browsers do)."""
+    parser = _Form()
+    parser.feed(html)
+    return [(name, value.removeprefix("\r").removeprefix("\n")) for name, value in parser.fields]

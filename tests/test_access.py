@@ -32,7 +32,7 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "complaints.result": {"agent", "manager"}, "complaints.upload": {"agent", "manager"},
     "complaints.download": {"agent", "manager"},
     "analytics.report_suggestions": {"manager"},
-    "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
+    "admin.index": set(), "admin.rules": set(), "admin.users": set(), "admin.toggle_user": set(), "admin.api_keys": set(),
     "admin.revoke_api_key": set(), "admin.questionnaires": set(), "admin.audit_log": set(),
     "admin.privacy": set(), "admin.privacy_export": set(), "admin.privacy_erase": set(),
     "admin.reset_second_factor": set(),

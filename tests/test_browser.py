@@ -1,11 +1,9 @@
 """End to end in a real headless Chromium (Debian's, driven by Playwright; nothing downloaded):
 a customer answers the whole survey on a phone-sized screen and the response is stored."""
 import shutil
-import threading
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from core.db import db
 from surveys.models import Response
@@ -15,15 +13,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BUSY_MACHINE_MS = 120_000  # each wait polls its condition; a loaded 2-core machine may take long
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_customer_answers_the_survey_in_chromium(ctx, live_server):

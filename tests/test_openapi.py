@@ -4,12 +4,12 @@ the description's."""
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
-import pytest
-from werkzeug.serving import make_server
-
+from callbacks.models import TASK_KINDS
+from complaints.models import CASE_STATES, STAGES
+from integrations.api import TASK_STATES
+from tickets.models import TICKET_KINDS
 from tickets.services import E164, EMAIL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,15 +20,6 @@ CONFIG = """
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_schemathesis_with_all_checks_finds_nothing(live_server, tmp_path):
@@ -54,6 +45,13 @@ def test_every_api_route_is_described(app, client):
     assert phone["pattern"] == f"^({E164.pattern[1:-1]})?$"  # the code's pattern, or empty
     email = document["components"]["schemas"]["Ticket"]["properties"]["customer"]["properties"]["email"]
     assert email["pattern"] == "^$|" + EMAIL.pattern
+    schemas = document["components"]["schemas"]
+    assert schemas["Ticket"]["properties"]["kind"]["enum"] == list(TICKET_KINDS)
+    assert schemas["Task"]["properties"]["kind"]["enum"] == list(TASK_KINDS)
+    assert schemas["Task"]["properties"]["state"]["enum"] == list(TASK_STATES)
+    stages = schemas["Complaint"]["properties"]["stages"]["items"]["properties"]["name"]["enum"]
+    assert stages == list(STAGES)
+    assert schemas["Complaint"]["properties"]["state"]["enum"] == list(CASE_STATES)
 
 
 def test_the_description_and_the_intake_agree_at_the_edges(ctx, client):
