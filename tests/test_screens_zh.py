@@ -27,7 +27,7 @@ ALLOWED = {"Huifang", "English", "CSAT", "NPS", "PDF", "CSV", "JSON", "Excel", "
            "Webhook", "Webhooks", "Standard",  # the technical term, and the "Standard Webhooks" specification
            "en"}  # what an admin types after a report recipient's address for English
 # People's own words in the demo data (names, comments) are data, not interface.
-DATA = re.compile(r"\S+@\S+|https?://\S+|/s/\S+|\S*\d\S*")
+DATA = re.compile(r"\S+@\S+|https?://\S+|/s/\S+|\S*\d\S*|\S+\.(?:txt|pdf|png|jpe?g|mp3|wav|csv)\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z_./'’-]*[A-Za-z]|[A-Za-z]")
 
 
