@@ -57,7 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
                    "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views",
-                   "complaints.views", "complaints.public", "complaints.webhooks",
+                   "admin.builder", "complaints.views", "complaints.public", "complaints.webhooks",
                    "integrations.api", "integrations.views"):
         blueprint = __import__(module, fromlist=["bp"]).bp
         app.register_blueprint(blueprint)

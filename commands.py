@@ -78,21 +78,22 @@ def register_commands(app: Flask) -> None:
         else:
             from tickets.importer import import_tickets_csv as importer
         report = ImportReport(on_error=lambda line, msg: click.echo(f"line {line}: {msg}", err=True))
-        with open(path, "rb") as fh, contextlib.ExitStack() as stack:
+        with open(path, "rb") as fh:
             try:
                 lines = CsvFile(fh)
             except EncodingError as exc:
                 raise click.ClickException(f"{path}: {exc}") from exc
-            progress = None
-            if sys.stdout.isatty():
-                bar = stack.enter_context(click.progressbar(length=os.fstat(fh.fileno()).st_size,
-                                                            label=f"import-{kind}"))
-                progress = lambda: bar.update(lines.position - bar.pos)  # noqa: E731
+            read_as = "" if lines.encoding in ("utf-8", "utf-8-sig") else f" (read as {lines.encoding})"
             try:
-                importer(lines, report, progress)
+                with contextlib.ExitStack() as stack:
+                    progress = None
+                    if sys.stdout.isatty():
+                        bar = stack.enter_context(click.progressbar(
+                            length=os.fstat(fh.fileno()).st_size, label=f"import-{kind}"))
+                        progress = lambda: bar.update(lines.position - bar.pos)  # noqa: E731
+                    importer(lines, report, progress)
             finally:  # even when interrupted: what landed is said
-                click.echo(f"imported {report.imported} {kind}, skipped {report.skipped} bad row(s)"
-                           + (f" (read as {lines.encoding})" if lines.encoding not in ("utf-8", "utf-8-sig") else ""))
+                click.echo(f"imported {report.imported} {kind}, skipped {report.skipped} bad row(s){read_as}")
         if report.skipped and not report.imported:
             sys.exit(1)
 

@@ -151,3 +151,14 @@ class CustomerLookupForm(FlaskForm):
 class EraseForm(FlaskForm):
     confirm = StringField(_l("Type the customer's ID to confirm"), validators=[DataRequired(), Length(max=64)])
 
+
+TICKET_KIND_LABELS = {"inquiry": _l("Inquiry"), "business": _l("Business request"), "fault": _l("Fault repair"),
+                      "complaint": _l("Complaint")}
+INVITATION_CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Voice call"), "email": _l("E-mail")}
+
+
+class RouteForm(FlaskForm):
+    """Which questionnaire invitations for a ticket kind and channel get."""
+    ticket_kind = SelectField(_l("Ticket kind"), choices=[("", _l("any kind"))] + list(TICKET_KIND_LABELS.items()))
+    channel = SelectField(_l("Channel"), choices=[("", _l("any channel"))] + list(INVITATION_CHANNEL_LABELS.items()))
+    questionnaire = SelectField(_l("Questionnaire"), choices=[])

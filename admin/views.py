@@ -9,22 +9,26 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from admin.forms import (
+    INVITATION_CHANNEL_LABELS,
     SCOPE_LABELS,
+    TICKET_KIND_LABELS,
     ApiKeyForm,
     CustomerLookupForm,
     EraseForm,
     QuestionnaireForm,
+    RouteForm,
     RulesForm,
     UserForm,
 )
 from core.accounts import ApiKey, AuditEvent, User, audit, create_user, issue_api_key
 from core.auth import role_required
 from core.db import db, utcnow
+from core.i18n import current_locale
 from core.passwords import WeakPassword
 from core.settings import get_rules, save_rules
 from surveys.definition import DefinitionError, load_yaml
-from surveys.models import Questionnaire
-from surveys.services import import_questionnaire
+from surveys.models import Questionnaire, QuestionnaireRoute, QuestionnaireVersion
+from surveys.services import import_questionnaire, set_route
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -156,6 +160,42 @@ def questionnaires():
         latest = items[0].versions[-1]
         form.definition.data = yaml.safe_dump(latest.definition, allow_unicode=True, sort_keys=False)
     return render_template("admin/questionnaires.html", form=form, items=items), 400 if form.errors else 200
+
+
+@bp.route("/questionnaires/routes", methods=["GET", "POST"])
+@role_required("admin")
+def questionnaire_routes():
+    """Routing rules: the most specific matching rule chooses an invitation's questionnaire."""
+    form = RouteForm()
+    published = {v.questionnaire_id for v in db.session.scalars(
+        select(QuestionnaireVersion).where(QuestionnaireVersion.published_at.is_not(None)))}
+    form.questionnaire.choices = [(q.key, f"{q.title(current_locale())} ({q.key})")
+                                  for q in db.session.scalars(select(Questionnaire).order_by(Questionnaire.key))
+                                  if q.id in published]
+    if form.validate_on_submit():
+        set_route(form.ticket_kind.data, form.channel.data, form.questionnaire.data)
+        audit("questionnaire_route", f"questionnaire:{form.questionnaire.data}",
+              ticket_kind=form.ticket_kind.data, channel=form.channel.data)
+        db.session.commit()
+        flash(_("Routing rule saved."), "success")
+        return redirect(url_for(".questionnaire_routes")), 303
+    routes = db.session.scalars(select(QuestionnaireRoute).order_by(QuestionnaireRoute.ticket_kind,
+                                                                    QuestionnaireRoute.channel)).all()
+    return render_template("admin/questionnaire_routes.html", form=form, routes=routes,
+                           default=get_rules()["questionnaire"], kinds=TICKET_KIND_LABELS,
+                           channels=INVITATION_CHANNEL_LABELS), 400 if form.errors else 200
+
+
+@bp.post("/questionnaires/routes/<int:route_id>/delete")
+@role_required("admin")
+def delete_questionnaire_route(route_id: int):
+    route = db.get_or_404(QuestionnaireRoute, route_id)
+    audit("questionnaire_route_deleted", f"questionnaire:{route.questionnaire.key}",
+          ticket_kind=route.ticket_kind, channel=route.channel)
+    db.session.delete(route)
+    db.session.commit()
+    flash(_("Routing rule removed."), "success")
+    return redirect(url_for(".questionnaire_routes")), 303
 
 
 @bp.route("/audit")

@@ -20,7 +20,6 @@ from complaints.services import CaseError, complete_stage, reopen
 from core.accounts import User, audit
 from core.db import db, utcnow
 from core.i18n import in_locale
-from core.labels import label
 from core.settings import get_rules
 from core.timeutil import to_local
 
@@ -100,8 +99,9 @@ def write_result(case: ComplaintCase, user: User, parts: dict[str, str], now: da
 def _complete_if_sent(case: ComplaintCase, message: Message) -> bool:
     if message.state not in ("sent", "delivered") or case.current("fed_back").completed_at is not None:
         return False
+    from complaints.forms import CHANNEL_LABELS
     complete_stage(case, "fed_back", case.result_by, at=message.sent_at or utcnow(),
-                   note=_("sent by %(channel)s", channel=label("channel", message.channel)))
+                   note=_("sent by %(channel)s", channel=CHANNEL_LABELS.get(message.channel, message.channel)))
     return True
 
 

@@ -61,9 +61,10 @@ class LedgerFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
+    # Unknown values in a GET filter are ignored (ledger_query only knows the real ones).
     stage = SelectField(_l("Stage"), choices=[("", _l("All stages")), ("new", STAGE_LABELS[None])]
-                        + [(s, STAGE_LABELS[s]) for s in STAGES])
-    overdue = SelectField(_l("Overdue"), choices=[("", _l("All")), ("1", _l("Overdue only"))])
+                        + [(s, STAGE_LABELS[s]) for s in STAGES], validate_choice=False)
+    overdue = SelectField(_l("Overdue"), choices=[("", _l("All")), ("1", _l("Overdue only"))], validate_choice=False)
     region = SelectField(_l("Region"), choices=[("", _l("All regions"))], validate_choice=False)
     category = SelectField(_l("Category"), choices=[("", _l("All categories"))], validate_choice=False)
     handler = SelectField(_l("Handler"), choices=[("", _l("All handlers"))], validate_choice=False)

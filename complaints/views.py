@@ -60,8 +60,10 @@ def _filters() -> tuple[LedgerFilterForm, dict]:
     form.region.choices += [(r, r) for r in known["regions"]]
     form.category.choices += [(c, c) for c in known["categories"]]
     form.handler.choices += known["handlers"]
-    form.validate()
+    if request.args:
+        form.validate()
     values = {name: field.data for name, field in form._fields.items() if not field.errors}
+    values["overdue"] = values.get("overdue") == "1"
     if values.get("handler") and not (str(values["handler"]).isdigit() and int(values["handler"]) <= MAX_ID):
         values["handler"] = None
     return form, values

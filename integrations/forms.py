@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField, URLField, widgets
+from wtforms import SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length, ValidationError
 
 # Every event type integrators can subscribe to, with the label staff read.
@@ -17,7 +17,7 @@ STATE_LABELS = {"pending": _l("retrying"), "delivered": _l("delivered"), "failed
 
 
 class WebhookForm(FlaskForm):
-    url = URLField(_l("Receiver URL (https://…)"), validators=[DataRequired(), Length(max=500)])
+    url = StringField(_l("Receiver URL (https://…)"), validators=[DataRequired(), Length(max=500)])
     description = StringField(_l("Which system receives these events"), validators=[Length(max=120)])
     event_types = SelectMultipleField(_l("Events to send"), choices=list(EVENT_LABELS.items()),
                                       widget=widgets.ListWidget(prefix_label=False),

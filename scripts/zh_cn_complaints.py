@@ -20,7 +20,7 @@ ZH = {
     "The result has been fed back already.": "处理结果已经反馈过了。",
     "The result is on its way to the customer already.": "处理结果已在发送给客户的途中。",
     "result-letter": "处理结果函",
-    "sent by %(channel)s": "经 %(channel)s 发送",
+    "sent by %(channel)s": "经%(channel)s发送",
     "Your complaint %(number)s was handled a few days ago. Has the problem stayed solved? Please tell us: %(link)s": "您的投诉 %(number)s 已于几天前处理完毕。问题是否已经彻底解决?请告诉我们:%(link)s",
     "Reminder:": "提醒:",
     "Has your problem stayed solved? (%(number)s)": "您的问题是否已经彻底解决?(%(number)s)",

@@ -17,6 +17,11 @@ import yaml
 from core.text import strip_control
 
 QUESTION_TYPES = ("rating", "scale", "yesno", "choice", "multi", "text")
+DIMENSIONS = ("attitude", "efficiency", "stability", "after_sales")
+# What reports measure, and the question type that can measure it. A question maps onto one
+# with `dimension:`; without it, a question named like the measure does (telecom-default).
+MEASURES = {"overall": "rating", **{d: "rating" for d in DIMENSIONS}, "nps": "scale",
+            "resolved": "yesno", "callback": "yesno"}
 LOCALES = ("zh-CN", "en")
 TEXT_MAX = 2000
 
@@ -64,6 +69,10 @@ class AnswerError(ValueError):
         self.params = params
 
 
+def _in(texts: dict[str, str], locale: str) -> str:
+    return texts.get(locale) or texts.get("en") or next(iter(texts.values()))
+
+
 @dataclass(frozen=True)
 class Question:
     key: str
@@ -73,9 +82,17 @@ class Question:
     required: bool = False
     choices: tuple[tuple[str, dict[str, str]], ...] = ()
     show_if: Any = None
+    dimension: str | None = None
+    ends: tuple[dict[str, str], dict[str, str]] | None = None  # what the lowest and highest number mean
 
     def label(self, locale: str) -> str:
-        return self.text.get(locale) or self.text.get("en") or next(iter(self.text.values()))
+        """The question as every channel asks it; a scale says what its ends mean."""
+        text = _in(self.text, locale)
+        if self.ends:
+            low, high = self.bounds
+            ends = f"{low} = {_in(self.ends[0], locale)}, {high} = {_in(self.ends[1], locale)}"
+            text += f"({ends.replace(', ', ',')})" if locale == "zh-CN" else f" ({ends})"
+        return text
 
     @property
     def numeric(self) -> bool:
@@ -178,6 +195,20 @@ class Definition:
                 return q
         return None
 
+    def measures(self) -> dict[str, str]:
+        """Measure (overall, nps, resolved, callback, each dimension) -> the question key
+        answering it in this questionnaire; the report helper for any questionnaire."""
+        found = {q.dimension: q.key for q in self.questions if q.dimension}
+        for q in self.questions:
+            if q.key in MEASURES and q.key not in found and MEASURES[q.key] == q.type \
+                    and q.key not in found.values():
+                found[q.key] = q.key
+        return found
+
+    def measured(self, answers: dict[str, Any]) -> dict[str, Any]:
+        """Answers keyed by measure instead of question key."""
+        return {measure: answers.get(key) for measure, key in self.measures().items()}
+
     def text(self, field: str, locale: str) -> str:
         texts = getattr(self, field)
         return texts.get(locale) or texts.get("en", "")
@@ -223,6 +254,28 @@ def condition_keys(cond: Any) -> list[str]:
             raise DefinitionError("a compound condition is {all: [...]} or {any: [...]}")
         return [k for c in parts for k in condition_keys(c)]
     return [_split_condition(cond)[0]]
+
+
+def _dimension(item: dict, qtype: str, earlier: list[Question], where: str) -> str | None:
+    measure = item.get("dimension")
+    if measure in (None, ""):
+        return None
+    if measure not in MEASURES:
+        raise DefinitionError(f"{where}: dimension must be one of {', '.join(MEASURES)}")
+    if MEASURES[measure] != qtype:
+        raise DefinitionError(f"{where}: only a {MEASURES[measure]} question can measure {measure}")
+    if any(q.dimension == measure for q in earlier):
+        raise DefinitionError(f"{where}: another question already measures {measure}")
+    return measure
+
+
+def _ends(item: dict, qtype: str, where: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    ends = item.get("labels")
+    if ends is None:
+        return None
+    if qtype not in ("rating", "scale") or not isinstance(ends, dict) or set(ends) != {"low", "high"}:
+        raise DefinitionError(f"{where}: labels are {{low: ..., high: ...}} on a rating or scale question")
+    return _texts(ends["low"], f"{where} labels"), _texts(ends["high"], f"{where} labels")
 
 
 def _not_json(value: Any, where: str) -> str | None:
@@ -327,7 +380,9 @@ def parse_definition(raw: dict[str, Any]) -> Definition:
         _check_condition(item.get("show_if"), page, {q.key: q for q in questions}, where)
         questions.append(Question(key=qkey, type=qtype, text=_texts(item.get("text"), where),
                                   page=page, required=bool(item.get("required", False)),
-                                  choices=choices, show_if=item.get("show_if")))
+                                  choices=choices, show_if=item.get("show_if"),
+                                  dimension=_dimension(item, qtype, questions, where),
+                                  ends=_ends(item, qtype, where)))
         seen.add(qkey)
     weights = raw.get("weights") or {}
     if not isinstance(weights, dict) or not all(_is_weight(w) for w in weights.values()):

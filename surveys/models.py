@@ -7,9 +7,9 @@ from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import db, utcnow
+from surveys.definition import DIMENSIONS  # noqa: F401 - where the figure columns are named
 
 CHANNELS = ("web", "sms", "voice", "email", "interview")
-DIMENSIONS = ("attitude", "efficiency", "stability", "after_sales")
 
 
 class Questionnaire(db.Model):
@@ -20,6 +20,13 @@ class Questionnaire(db.Model):
 
     versions: Mapped[list[QuestionnaireVersion]] = relationship(
         back_populates="questionnaire", order_by="QuestionnaireVersion.number")
+
+    def title(self, locale: str) -> str:
+        """The newest version's title in `locale`, for staff pages."""
+        title = self.versions[-1].definition.get("title") if self.versions else None
+        if isinstance(title, dict):
+            return title.get(locale) or title.get("en") or self.key
+        return str(title or self.key)
 
 
 class QuestionnaireVersion(db.Model):
@@ -32,6 +39,10 @@ class QuestionnaireVersion(db.Model):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     checksum: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A version saved in the builder is a draft until an admin publishes it; only published
+    # versions are sent to customers (latest_version).
+    published_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     questionnaire: Mapped[Questionnaire] = relationship(back_populates="versions")
     questions: Mapped[list[Question]] = relationship(order_by="Question.position")
@@ -46,6 +57,20 @@ class Question(db.Model):
     position: Mapped[int]
     type: Mapped[str] = mapped_column(String(16))
     page: Mapped[int] = mapped_column(default=1)
+
+
+class QuestionnaireRoute(db.Model):
+    """Which questionnaire an invitation gets, by ticket kind and channel ("": any). The
+    most specific matching route wins; with none, the `questionnaire` rule (telecom-default)."""
+    __tablename__ = "questionnaire_routes"
+    __table_args__ = (UniqueConstraint("ticket_kind", "channel"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_kind: Mapped[str] = mapped_column(String(16), default="")
+    channel: Mapped[str] = mapped_column(String(10), default="")
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    questionnaire: Mapped[Questionnaire] = relationship()
 
 
 class Invitation(db.Model):

@@ -20,6 +20,7 @@ from surveys.models import (
     Invitation,
     Question,
     Questionnaire,
+    QuestionnaireRoute,
     QuestionnaireVersion,
     Response,
 )
@@ -38,22 +39,27 @@ class SurveyUnavailable(Exception):
 
 # ---- questionnaires -------------------------------------------------------------------------
 
-def import_questionnaire(raw: dict[str, Any]) -> tuple[QuestionnaireVersion, bool]:
+def import_questionnaire(raw: dict[str, Any], publish: bool = True,
+                         author_id: int | None = None) -> tuple[QuestionnaireVersion, bool]:
     """Stores a definition; returns (version, created). An unchanged definition reuses the
-    latest version; a changed one becomes a new version and old ones are never touched."""
+    latest version; a changed one becomes a new version and old ones are never touched.
+    With `publish` False the new version is a draft that no customer gets until published."""
     definition = parse_definition(raw)
     questionnaire = db.session.scalar(select(Questionnaire).where(Questionnaire.key == definition.key))
     if questionnaire is None:
         questionnaire = Questionnaire(key=definition.key)
         db.session.add(questionnaire)
         db.session.flush()
-    latest = latest_version(definition.key)
+    latest = newest_version(definition.key)
     checksum = definition.checksum()
     if latest is not None and latest.checksum == checksum:
+        if publish and latest.published_at is None:
+            publish_version(latest)
         return latest, False
     version = QuestionnaireVersion(questionnaire_id=questionnaire.id,
                                    number=(latest.number + 1) if latest else 1,
-                                   definition=definition.raw, checksum=checksum)
+                                   definition=definition.raw, checksum=checksum,
+                                   published_at=utcnow() if publish else None, created_by_id=author_id)
     db.session.add(version)
     db.session.flush()
     for position, q in enumerate(definition.questions):
@@ -61,6 +67,12 @@ def import_questionnaire(raw: dict[str, Any]) -> tuple[QuestionnaireVersion, boo
                                 type=q.type, page=q.page))
     db.session.commit()
     return version, True
+
+
+def publish_version(version: QuestionnaireVersion) -> None:
+    """New invitations get this version from now on. Commits."""
+    version.published_at = version.published_at or utcnow()
+    db.session.commit()
 
 
 def import_questionnaire_file(path: str | Path) -> tuple[QuestionnaireVersion, bool]:
@@ -73,9 +85,61 @@ def ensure_default_questionnaires() -> None:
 
 
 def latest_version(key: str) -> QuestionnaireVersion | None:
+    """The version customers get: the newest published one."""
+    return db.session.scalar(
+        select(QuestionnaireVersion).join(Questionnaire)
+        .where(Questionnaire.key == key, QuestionnaireVersion.published_at.is_not(None))
+        .order_by(QuestionnaireVersion.number.desc()).limit(1))
+
+
+def newest_version(key: str) -> QuestionnaireVersion | None:
+    """The newest version, draft or published: what the builder edits next."""
     return db.session.scalar(
         select(QuestionnaireVersion).join(Questionnaire)
         .where(Questionnaire.key == key).order_by(QuestionnaireVersion.number.desc()).limit(1))
+
+
+class QuestionnaireRouter:
+    """Chooses the questionnaire version of an invitation by ticket kind and channel: the
+    most specific route (kind and channel, then kind, then channel) whose questionnaire has a
+    published version, else the `questionnaire` rule. Loads the routes once: one per batch."""
+
+    def __init__(self, default_key: str):
+        self.default_key = default_key
+        self.routes = {(r.ticket_kind, r.channel): r.questionnaire.key
+                       for r in db.session.scalars(select(QuestionnaireRoute)
+                                                   .options(joinedload(QuestionnaireRoute.questionnaire)))}
+        self._versions: dict[str, QuestionnaireVersion | None] = {}
+
+    def _version(self, key: str) -> QuestionnaireVersion | None:
+        if key not in self._versions:
+            self._versions[key] = latest_version(key)
+        return self._versions[key]
+
+    def version_for(self, ticket_kind: str, channel: str) -> QuestionnaireVersion:
+        for match in ((ticket_kind, channel), (ticket_kind, ""), ("", channel)):
+            key = self.routes.get(match)
+            if key and self._version(key) is not None:
+                return self._version(key)
+        version = self._version(self.default_key)
+        if version is None:
+            raise RuntimeError(f"questionnaire {self.default_key!r} is not imported: run init-db")
+        return version
+
+
+def set_route(ticket_kind: str, channel: str, questionnaire_key: str) -> QuestionnaireRoute:
+    """Adds or changes the routing rule for a ticket kind and channel ("": any). Caller commits."""
+    questionnaire = db.session.scalar(select(Questionnaire).where(Questionnaire.key == questionnaire_key))
+    if questionnaire is None:
+        raise ValueError(f"no questionnaire {questionnaire_key!r}")
+    route = db.session.scalar(select(QuestionnaireRoute).where(
+        QuestionnaireRoute.ticket_kind == ticket_kind, QuestionnaireRoute.channel == channel))
+    if route is None:
+        route = QuestionnaireRoute(ticket_kind=ticket_kind, channel=channel)
+        db.session.add(route)
+    route.questionnaire = questionnaire
+    db.session.flush()
+    return route
 
 
 _parsed: dict[tuple[int, str], Definition] = {}
@@ -161,6 +225,7 @@ def save_answers(response: Response, values: dict[str, Any]) -> None:
 
 def figures(definition: Definition, answers: dict[str, Any]) -> dict[str, Any]:
     """The per-response figure columns (SPEC "Figures"): item scores and the SI of its items."""
+    answers = definition.measured(answers)  # by measure, whatever the questions are called
     out: dict[str, Any] = {k: answers.get(k) if isinstance(answers.get(k), int) else None
                            for k in ("overall", "nps", *DIMENSIONS)}
     weights = {d: definition.weights.get(d, 1.0) for d in DIMENSIONS}

@@ -98,12 +98,13 @@ def answer(token: str):
 
 # A page nobody has answered yet is the same for every invitation of a questionnaire version
 # (versions are immutable) but for the token and the CSRF value: render it once per worker.
-_PRISTINE: dict[tuple[int, int, str], str] = {}
+_PRISTINE: dict[tuple[int, str, int, str], str] = {}
 TOKEN_MARK, CSRF_MARK = "__HF_TOKEN__", "__HF_CSRF__"
 
 
 def _pristine_page(invitation, definition, questions, page):
-    key = (invitation.version_id, page, g.locale)
+    # the checksum too: a test database reuses ids for other definitions
+    key = (invitation.version_id, invitation.version.checksum, page, g.locale)
     if key not in _PRISTINE:
         sheet = PageAnswers(definition, questions, g.locale, {}, meta={"csrf": False})
         context = _context(invitation, definition, sheet, page)

@@ -124,7 +124,7 @@ def make_ticket(external_id: str = "T-1", kind: str = "business", handled_at: da
     return intake_ticket(clean)
 
 
-def sent_invitation(channel: str = "sms", locale: str = "zh-CN", **customer):
+def sent_invitation(channel: str = "sms", locale: str = "zh-CN", kind: str = "business", **customer):
     """A ticket whose invitation has been dispatched: ready to answer."""
     from sqlalchemy import update
 
@@ -133,7 +133,7 @@ def sent_invitation(channel: str = "sms", locale: str = "zh-CN", **customer):
 
     person = {"id": customer.pop("id", "C-1"), "name": customer.pop("name", "王芳"),
               "phone": customer.pop("phone", "+8613800138000"), "locale": locale, **customer}
-    result = make_ticket(customer=person, external_id=f"T-{person['id']}")
+    result = make_ticket(customer=person, external_id=f"T-{person['id']}", kind=kind)
     invitation = result.invitation
     db.session.execute(update(Invitation).where(Invitation.id == invitation.id)
                        .values(channel=channel, send_at=utcnow() - timedelta(minutes=1)))

@@ -38,8 +38,14 @@ ALLOWED = {  # endpoint -> roles besides admin (who may do everything)
     "admin.reset_second_factor": set(),
     "integrations.endpoints": set(), "integrations.endpoint": set(), "integrations.toggle": set(),
     "integrations.redeliver_one": set(),
+    # Questionnaires: managers build and preview drafts; only admins publish and route
+    "builder.index": {"manager"}, "builder.build": {"manager"}, "builder.version": {"manager"},
+    "builder.export": {"manager"}, "builder.publish": set(),
+    "admin.questionnaire_routes": set(), "admin.delete_questionnaire_route": set(),
 }
-ARGS = {"customer_id": 1, "endpoint_id": 1, "delivery_id": 1, "case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1, "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en"}
+ARGS = {"customer_id": 1, "endpoint_id": 1, "delivery_id": 1, "case_id": 1, "file_id": 1, "name": "accepted", "task_id": 1,
+        "message_id": 1, "user_id": 99, "key_id": 1, "report_id": 1, "action_id": 1, "fmt": "csv", "code": "en",
+        "key": "telecom-default", "number": 1, "route_id": 1}
 
 
 def staff_routes(app):

@@ -25,7 +25,7 @@ from core.db import db, is_postgres, utcnow
 from core.events import publish_many
 from core.settings import get_rules
 from surveys.models import Invitation
-from surveys.services import latest_version, new_token
+from surveys.services import QuestionnaireRouter, new_token
 from tickets.models import Customer, Ticket
 from tickets.rules import plan_invitation
 from tickets.services import SHORT_FIELDS, Intake, intake_ticket
@@ -85,7 +85,7 @@ def _customer(plan: _Plan, c: dict[str, Any], new_ids: list[int]) -> Any:
 
 
 def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: Any,
-                 version_id: int) -> Intake:
+                 router: QuestionnaireRouter) -> Intake:
     rules = plan.rules
     ticket = {"id": ticket_id, "external_id": clean["external_id"], "kind": clean["kind"],
               "handled_at": clean["handled_at"], "customer_id": customer.id, "received_at": plan.now,
@@ -96,7 +96,8 @@ def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: A
                                                capped=plan.capped)
     if reason != "kind":
         invitation = {"token": new_token(), "customer_id": customer.id, "ticket_id": ticket_id,
-                      "version_id": version_id, "channel": channel or "none",
+                      "version_id": router.version_for(clean["kind"], channel or "").id,
+                      "channel": channel or "none",
                       "state": "suppressed" if reason else "scheduled", "suppressed_reason": reason,
                       "send_at": send_at, "skipped": [], "created_at": plan.now,
                       "expires_at": send_at + timedelta(days=int(rules["link_expiry_days"]))}
@@ -165,9 +166,7 @@ def _existing(cleans: list[dict[str, Any]]) -> dict[str, Intake]:
 
 
 def _intake(cleans: list[dict[str, Any]], rules: dict[str, Any]) -> list[Intake]:
-    version = latest_version(rules["questionnaire"])
-    if version is None:
-        raise RuntimeError(f"questionnaire {rules['questionnaire']!r} is not imported: run init-db")
+    router = QuestionnaireRouter(rules["questionnaire"])
     done = _existing(cleans)
     fresh, seen = [], set(done)
     for clean in cleans:  # the first of repeats, in order
@@ -182,7 +181,7 @@ def _intake(cleans: list[dict[str, Any]], rules: dict[str, Any]) -> list[Intake]
     created = []
     for clean, ticket_id in zip(fresh, ticket_ids, strict=True):
         customer = _customer(plan, clean["customer"], new_ids)
-        created.append(_plan_ticket(plan, clean, ticket_id, customer, version.id))
+        created.append(_plan_ticket(plan, clean, ticket_id, customer, router))
     _write(plan, created)
     done.update({r.ticket.external_id: r for r in created})
     results, seen = [], set()

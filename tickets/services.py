@@ -18,7 +18,7 @@ from core.settings import get_rules
 from core.text import has_control, without_surrogates
 from core.timeutil import parse_iso, parse_rfc3339
 from surveys.models import Invitation
-from surveys.services import latest_version, new_token
+from surveys.services import QuestionnaireRouter, new_token
 from tickets.models import LOCALES, TICKET_KINDS, Customer, Ticket
 from tickets.rules import plan_invitation
 
@@ -183,14 +183,12 @@ def _existing(ticket: Ticket) -> Intake:
 
 
 def _schedule_invitation(ticket: Ticket, customer: Customer, rules: dict[str, Any]) -> Invitation | None:
-    version = latest_version(rules["questionnaire"])
-    if version is None:
-        raise RuntimeError(f"questionnaire {rules['questionnaire']!r} is not imported: run init-db")
     # Lock the customer row so two tickets at once cannot both pass the cap (PostgreSQL).
     db.session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
     send_at, channel, reason = plan_invitation(ticket.kind, ticket.handled_at, customer, rules)
     if reason == "kind":
         return None
+    version = QuestionnaireRouter(rules["questionnaire"]).version_for(ticket.kind, channel or "")
     invitation = Invitation(token=new_token(), customer_id=customer.id, ticket_id=ticket.id,
                             version_id=version.id, channel=channel or "none",
                             state="suppressed" if reason else "scheduled", suppressed_reason=reason,
