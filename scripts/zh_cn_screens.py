@@ -68,6 +68,8 @@ ZH = {
     "Very dissatisfied": "非常不满意", "Dissatisfied": "不满意", "Neutral": "一般", "Satisfied": "满意",
     "Very satisfied": "非常满意", "Not at all likely": "完全不可能", "Extremely likely": "非常可能",
     "Previous page": "上一页", "Next page": "下一页",
+    "published a questionnaire": "发布问卷", "routed tickets to a questionnaire": "设置问卷分配规则",
+    "removed a questionnaire route": "删除问卷分配规则",
     "complaint result": "投诉处理结果", "complaint re-check": "投诉复核", "overdue action reminder": "改进行动逾期提醒",
     "When invitations go out, callback deadlines, retries, escalation, report recipients.": "邀请发送时间、回访时限、重呼、升级和报告收件人。",
     "The survey's questions, as versioned definitions.": "调查问卷的题目,按版本保存。",
