@@ -16,7 +16,7 @@ from core.api import api_error, require_scope
 from core.db import db
 from core.timeutil import iso_utc, parse_iso
 from reports.figures import compute_report
-from surveys.feed import feed_page
+from surveys.feed import feed_page, position
 from surveys.models import DIMENSIONS, Response
 from tickets.models import Ticket
 
@@ -113,7 +113,7 @@ def response_json(response: Response, tickets: dict[int, str]) -> dict:
 @bp.get("/responses")
 @require_scope("results:read")
 def list_responses():
-    after = decode_cursor(request.args["cursor"], 2) if "cursor" in request.args else None
+    after = decode_cursor(request.args["cursor"], 3) if "cursor" in request.args else None
     limit = _limit()
     page = feed_page(after, _since(), limit + 1)
     more = len(page) > limit
@@ -121,7 +121,7 @@ def list_responses():
     ids = {r.ticket_id for r in page if r.ticket_id}
     rows = db.session.execute(select(Ticket.id, Ticket.external_id).where(Ticket.id.in_(ids))).all() if ids else []
     tickets = {ticket_id: external_id for ticket_id, external_id in rows}
-    end = encode_cursor(page[-1].feed_seq, page[-1].id) if page else request.args.get("cursor")
+    end = encode_cursor(*position(page[-1])) if page else request.args.get("cursor")
     # next_cursor: more right now. poll_cursor: where to continue later, also at the end.
     return jsonify(responses=[response_json(r, tickets) for r in page],
                    next_cursor=end if more else None, poll_cursor=end)

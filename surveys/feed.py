@@ -11,10 +11,11 @@ dates. So each completion stamps `feed_seq` with a number that follows commit or
   only served rows whose transaction id is below the oldest transaction still running
   (`pg_snapshot_xmin`): every transaction below it has finished, every later one gets a
   larger id. A row appears once every transaction older than it has ended.
-Rows of one transaction share a stamp and are ordered by id."""
+Rows of one transaction share a stamp and are ordered by (completed_at, id), so a day's live
+completions and every import read in SPEC's `completed_at, id` order."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, literal_column, select, tuple_
 from sqlalchemy.orm import aliased, selectinload
@@ -42,8 +43,18 @@ def current_feed_stamp() -> int:
     return db.session.scalar(select(feed_stamp()))
 
 
-def feed_page(after: tuple[int, int] | None, since: datetime | None, limit: int) -> list[Response]:
-    """Up to `limit` completed responses after the cursor position (feed_seq, id), answers
+EPOCH = datetime(1970, 1, 1)
+
+
+def position(response: Response) -> tuple[int, int, int]:
+    """A response's place in the feed as integers, for the API's opaque cursor."""
+    micros = (response.completed_at - EPOCH) // timedelta(microseconds=1)
+    return response.feed_seq, micros, response.id
+
+
+def feed_page(after: tuple[int, int, int] | None, since: datetime | None, limit: int) -> list[Response]:
+    """Up to `limit` completed responses after the cursor position (feed_seq, completed_at
+    in microseconds, id), answers
     and questionnaire version loaded. Starts its own read-only transaction (on SQLite a deferred
     BEGIN: the read never waits for a writer, and sees what had committed when it began)."""
     db.session.commit()
@@ -51,11 +62,14 @@ def feed_page(after: tuple[int, int] | None, since: datetime | None, limit: int)
     query = (select(Response).where(Response.completed_at.is_not(None), Response.feed_seq.is_not(None))
              .options(selectinload(Response.answers),
                       selectinload(Response.version).selectinload(QuestionnaireVersion.questionnaire))
-             .order_by(Response.feed_seq, Response.id).limit(limit))
+             .order_by(Response.feed_seq, Response.completed_at, Response.id).limit(limit))
     if is_postgres():
         query = query.where(Response.feed_seq < OLDEST_RUNNING)
     if after is not None:
-        query = query.where(tuple_(Response.feed_seq, Response.id) > tuple_(*after))
+        seq, micros, response_id = after
+        completed_at = EPOCH + timedelta(microseconds=micros)
+        query = query.where(tuple_(Response.feed_seq, Response.completed_at, Response.id)
+                            > tuple_(seq, completed_at, response_id))
     if since is not None:
         query = query.where(Response.completed_at >= since)
     return list(db.session.scalars(query))

@@ -451,3 +451,11 @@ def test_batch_intake_opens_the_same_cases_as_single_intake(ctx):
         assert case.current("accepted").task_id == next(t.id for t in result.tasks if t.kind == "complaint_accept")
         assert case.feedback_due_at == case.current("fed_back").task.due_at
         assert case.number == f"TS{case.number[2:10]}-{case.ticket_id:06d}"
+
+
+def test_the_recheck_delay_is_a_rule(ctx, staff):
+    from core.settings import save_rules
+    save_rules({"recheck_after_days": 3})
+    db.session.commit()
+    case = _fed_back(complaint(), staff)
+    assert case.recheck_due_at == case.result_message.sent_at + timedelta(days=3)

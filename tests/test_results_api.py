@@ -144,3 +144,19 @@ def test_a_late_commit_is_served_after_it_commits(app, ctx, client):
     late.close()
     later, _ = read_all(client, cursor)
     assert len(later) == 1 + len(on_time) and set(on_time) <= set(later)
+
+
+def test_imported_responses_come_in_completed_at_order(app, ctx, client, tmp_path):
+    """SPEC: responses in `completed_at, id` order; one import's rows share a commit."""
+    header = "respondent,channel,answered_at,ticket_kind,region,agent,overall,attitude,efficiency,stability,after_sales,nps,resolved,callback,comment\n"
+    rows = ["R3,web,2026-03-01T10:00:00+08:00,fault,北京,A01,5,,,,,,,,",
+            "R1,web,2026-01-01T10:00:00+08:00,fault,北京,A01,4,,,,,,,,",
+            "R2,web,2026-02-01T10:00:00+08:00,fault,北京,A01,3,,,,,,,,"]
+    path = tmp_path / "responses.csv"
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    assert "imported 3" in app.test_cli_runner().invoke(args=["import-responses", str(path)]).output
+    headers = {"Authorization": "Bearer test-api-key"}
+    first = client.get("/api/v1/responses?limit=2", headers=headers).get_json()
+    rest = client.get(f"/api/v1/responses?limit=2&cursor={first['next_cursor']}", headers=headers).get_json()
+    order = [r["respondent"] for r in first["responses"] + rest["responses"]]
+    assert order == ["R1", "R2", "R3"] and rest["next_cursor"] is None
