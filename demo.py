@@ -265,11 +265,11 @@ def _walk_case(rng: random.Random, users: dict[str, User], case, now, until: str
     step += timedelta(hours=rng.uniform(2, 30))
     if until == "investigated" or step > now:
         return False
-    complete_stage(case, "handled", agent, at=step, note="已处理 / handled")
+    complete_stage(case, "handled", agent, at=step, note="已处理")
     result_at = step + timedelta(hours=rng.uniform(1, 60))
     if result_at > case.feedback_due_at and rng.random() < 0.3:  # the manager extends first
         new_due = min(result_at + timedelta(days=1), feedback_limit(case, rules))
-        extend_feedback(case, users["manager"], new_due, "需调取话单核实 / call records needed", now=step)
+        extend_feedback(case, users["manager"], new_due, "需调取话单核实", now=step)
     db.session.commit()
     if until == "handled" or result_at > now - timedelta(hours=1):
         return False  # handled, the result not yet written
