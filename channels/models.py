@@ -47,7 +47,12 @@ class Message(db.Model):
     @property
     def locale(self) -> str | None:
         """The language the text is in, when the message is a customer's."""
-        return self.invitation.customer.locale if self.invitation else None
+        if self.invitation is not None:
+            return self.invitation.customer.locale
+        if self.purpose in ("result", "recheck") and self.to:  # a complaint's letters to its customer
+            return db.session.execute(text("SELECT locale FROM customers WHERE phone = :to OR email = :to"),
+                                      {"to": self.to}).scalar()
+        return None
 
     @property
     def shown_text(self) -> str:

@@ -38,8 +38,14 @@ LABELS: dict[str, dict[str, object]] = {
                       "received": _l("received")},
     "purpose": {"invitation": _l("survey invitation"), "reminder": _l("reminder"), "reply": _l("reply"),
                 "answer": _l("customer's answer"), "escalation": _l("escalation notice"),
+<<<<<<< HEAD
                 "report": _l("scheduled report"), "result": _l("complaint result"),
                 "recheck": _l("complaint re-check")},
+=======
+                "report": _l("scheduled report"),
+                "result": _l("complaint result"), "recheck": _l("complaint re-check"),
+                "action_overdue": _l("overdue action reminder")},
+>>>>>>> main
     "invitation_state": {"scheduled": _l("scheduled"), "sent": _l("sent"), "started": _l("started"),
                          "completed": _l("completed"), "expired": _l("expired"), "skipped": _l("skipped"),
                          "failed": _l("failed")},
@@ -76,6 +82,9 @@ LABELS: dict[str, dict[str, object]] = {
                      "deactivate_user": _l("deactivated an account"), "create_api_key": _l("created an API key"),
                      "revoke_api_key": _l("revoked an API key"),
                      "questionnaire_version": _l("saved a questionnaire version"),
+                     "questionnaire_publish": _l("published a questionnaire"),
+                     "questionnaire_route": _l("routed tickets to a questionnaire"),
+                     "questionnaire_route_deleted": _l("removed a questionnaire route"),
                      "anonymise_responses": _l("anonymised old responses"), "retry_message": _l("retried a message"),
                      "view_phone": _l("viewed a customer's phone number"), "record_attempt": _l("recorded a call"),
                      "close_task": _l("closed a task"), "interview": _l("entered an interview"),

@@ -10,6 +10,7 @@ from surveys.models import Response
 from tests.conftest import sent_invitation
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BUSY_MACHINE_MS = 120_000  # each wait polls its condition; a loaded 2-core machine may take long
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -23,6 +24,7 @@ def test_customer_answers_the_survey_in_chromium(ctx, live_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.set_default_timeout(BUSY_MACHINE_MS)
         page.goto(f"{live_server}/s/{token}")
         assert page.title().startswith("Service satisfaction survey")
         page.click("button[type=submit]")  # nothing chosen: the error shows next to the question
@@ -62,6 +64,7 @@ def test_same_page_follow_up_is_offered_with_and_without_javascript(ctx, live_se
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=javascript)
+        context.set_default_timeout(BUSY_MACHINE_MS)
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(str(error)))
         page.on("console", lambda message: problems.append(message.text)

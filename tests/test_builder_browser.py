@@ -11,7 +11,7 @@ from reports.figures import compute_report
 from surveys.models import Invitation, Response
 from surveys.services import latest_version
 from tests.conftest import login, sent_invitation
-from tests.test_browser import ARGS, CHROMIUM, live_server  # noqa: F401 - the fixture
+from tests.test_browser import ARGS, CHROMIUM
 
 
 def _fill_question(page, row: int, key: str, qtype: str, zh: str, en: str, measure: str, show_if: str = ""):
@@ -63,7 +63,7 @@ def _simulate(page, base: str, invitation_id: int, replies: list[str]) -> None:
 
 
 def test_a_questionnaire_built_in_the_browser_is_answered_on_three_channels_and_reported(
-        app, ctx, client, live_server):  # noqa: F811 - the fixture
+        app, ctx, client, live_server):
     from playwright.sync_api import sync_playwright
 
     login(client, "admin")  # whatever the login takes, then the browser carries the session

@@ -138,10 +138,6 @@ def test_killed_scheduler_loses_nothing_and_sends_nothing_twice(ctx, database_ur
     first = scheduler_process(database_url, slow=True)
     try:
         assert wait_for(lambda: invitation_messages() > 0, timeout=120), output(first)
-        # A second scheduler on the same database refuses to start.
-        second = scheduler_process(database_url)
-        assert second.wait(timeout=120) == 3
-        assert "another scheduler is running" in output(second)
         first.send_signal(signal.SIGKILL)  # mid-dispatch: no clean shutdown
         first.wait(timeout=60)
     finally:
@@ -150,6 +146,11 @@ def test_killed_scheduler_loses_nothing_and_sends_nothing_twice(ctx, database_ur
     assert 0 < sent_at_kill < total, "the kill must land mid-dispatch for this test to mean anything"
     restarted = scheduler_process(database_url)
     try:
+        # Once it holds the lock, a second scheduler on the same database refuses to start.
+        assert wait_for(lambda: "scheduler running" in output(restarted), timeout=120), output(restarted)
+        second = scheduler_process(database_url)
+        assert second.wait(timeout=120) == 3
+        assert "another scheduler is running" in output(second)
         assert wait_for(lambda: invitation_messages() >= total, timeout=300), output(restarted)
         all_sent = time.time()
         assert wait_for(lambda: ticked_after(all_sent), timeout=120)  # more ticks: nothing more is sent
