@@ -38,14 +38,9 @@ LABELS: dict[str, dict[str, object]] = {
                       "received": _l("received")},
     "purpose": {"invitation": _l("survey invitation"), "reminder": _l("reminder"), "reply": _l("reply"),
                 "answer": _l("customer's answer"), "escalation": _l("escalation notice"),
-<<<<<<< HEAD
-                "report": _l("scheduled report"), "result": _l("complaint result"),
-                "recheck": _l("complaint re-check")},
-=======
                 "report": _l("scheduled report"),
                 "result": _l("complaint result"), "recheck": _l("complaint re-check"),
                 "action_overdue": _l("overdue action reminder")},
->>>>>>> main
     "invitation_state": {"scheduled": _l("scheduled"), "sent": _l("sent"), "started": _l("started"),
                          "completed": _l("completed"), "expired": _l("expired"), "skipped": _l("skipped"),
                          "failed": _l("failed")},
