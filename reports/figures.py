@@ -24,7 +24,7 @@ from reports.models import invitation_rollups, response_rollups
 from reports.periods import period_of
 from reports.rollups import sums
 from reports.scorecards import scorecards
-from reports.stats import pct, pearson, two_proportion_p, wilson
+from reports.stats import pct, pearson, percent_interval, two_proportion_p
 from reports.suggestions import suggestions
 from reports.themes import THEMES
 from reports.weights import relative_weights
@@ -83,15 +83,11 @@ def daily_sums(scope: Scope) -> dict[date, dict]:
 # ---- figures from sums -----------------------------------------------------------------------
 
 def headline(s: dict) -> dict[str, Any]:
-    ci = wilson(s.get("top2", 0), s.get("overall_n", 0))
     nps_n = s.get("nps_n", 0)
     return {
         "n": s.get("n", 0),
         "satisfaction_index": round(s["si_sum"] / s["si_n"], 1) if s.get("si_n") else None,
-        "csat": {"value": pct(s.get("top2", 0), s.get("overall_n", 0)),
-                 "ci_low": round(100 * ci[0], 1) if ci else None,
-                 "ci_high": round(100 * ci[1], 1) if ci else None,
-                 "n": s.get("overall_n", 0)},
+        "csat": percent_interval(s.get("top2", 0), s.get("overall_n", 0)),
         "nps": round(100 * (s.get("promoters", 0) - s.get("detractors", 0)) / nps_n, 1) if nps_n else None,
     }
 

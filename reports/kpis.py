@@ -2,7 +2,6 @@
 contact and the complaint loop's figures, for the report's period."""
 from __future__ import annotations
 
-import statistics
 from datetime import datetime
 from typing import Any
 
@@ -11,13 +10,9 @@ from sqlalchemy import and_, case, func, or_, select
 from callbacks.models import Attempt, CallbackTask
 from complaints.models import CaseStage, ComplaintCase
 from core.db import db, utcnow
-from reports.stats import pct, wilson
+from reports.stats import hours_summary, pct, percent_interval
 from surveys.models import Response
 from tickets.models import Ticket
-
-
-def _one(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def resolution_rate(scope) -> dict[str, Any]:
@@ -26,10 +21,7 @@ def resolution_rate(scope) -> dict[str, Any]:
     n, k = db.session.execute(select(func.count(Response.resolved),
                                      func.sum(case((Response.resolved.is_(True), 1), else_=0)))
                               .where(*scope.where())).one()
-    k = k or 0
-    interval = wilson(k, n)
-    return {"value": pct(k, n), "ci_low": _one(100 * interval[0]) if interval else None,
-            "ci_high": _one(100 * interval[1]) if interval else None, "n": n}
+    return percent_interval(k or 0, n)
 
 
 def _ticket_filters(scope) -> list:
@@ -45,14 +37,6 @@ def complaint_rate(scope) -> float | None:
     return round(1000 * (complaints or 0) / total, 1) if total else None
 
 
-def _p90(hours: list[float]) -> float:
-    """The 90th percentile with linear interpolation between the closest ranks (Excel's
-    PERCENTILE.INC, numpy's default)."""
-    if len(hours) == 1:
-        return hours[0]
-    return statistics.quantiles(hours, n=10, method="inclusive")[8]
-
-
 def first_contact_hours(scope) -> dict[str, Any]:
     """Hours from the ticket's handled_at to the task's first recorded attempt, over callback
     tasks created in the period (tasks not yet attempted are left out)."""
@@ -64,10 +48,8 @@ def first_contact_hours(scope) -> dict[str, Any]:
         .join(first, first.c.task_id == CallbackTask.id)
         .join(Ticket, Ticket.id == CallbackTask.ticket_id)
         .where(CallbackTask.created_at >= start, CallbackTask.created_at < end, *_ticket_filters(scope))).all()
-    hours = sorted((at - handled).total_seconds() / 3600 for handled, at in rows)
-    if not hours:
-        return {"median": None, "p90": None, "n": 0}
-    return {"median": _one(statistics.median(hours)), "p90": _one(_p90(hours)), "n": len(hours)}
+    hours = [(at - handled).total_seconds() / 3600 for handled, at in rows]
+    return {**hours_summary(hours), "n": len(hours)}
 
 
 def complaint_figures(scope, now: datetime | None = None) -> dict[str, Any]:

@@ -4,7 +4,6 @@ bound of the CSAT interval so a lucky small sample never tops the table."""
 from __future__ import annotations
 
 from collections import defaultdict
-from statistics import median
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -13,29 +12,11 @@ from callbacks.models import Attempt, CallbackTask
 from core.db import db
 from reports.models import response_rollups
 from reports.rollups import sums
-from reports.stats import pct, wilson
+from reports.stats import hours_summary, pct, percent_interval
 from tickets.models import Ticket
 
 LOW_SAMPLE = 30
 GROUPS = ("agent", "region")
-
-
-def interval(k: int, n: int) -> dict[str, Any]:
-    """A percentage with its 95 % Wilson interval, as the JSON report writes them."""
-    ci = wilson(k, n)
-    return {"value": pct(k, n), "ci_low": round(100 * ci[0], 1) if ci else None,
-            "ci_high": round(100 * ci[1], 1) if ci else None, "n": n}
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear-interpolation percentile (numpy's default), q in 0..1."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _response_sums(scope, by: str) -> dict[str, dict]:
@@ -79,11 +60,10 @@ def scorecards(scope, by: str = "agent") -> list[dict[str, Any]]:
         hours = c["hours"]
         cards.append({
             by: key, "n": s.get("n", 0),
-            "csat": interval(s.get("top2") or 0, s.get("overall_n") or 0),
-            "resolution_rate": interval(s.get("resolved_yes") or 0, s.get("resolved_n") or 0),
+            "csat": percent_interval(s.get("top2") or 0, s.get("overall_n") or 0),
+            "resolution_rate": percent_interval(s.get("resolved_yes") or 0, s.get("resolved_n") or 0),
             "callbacks": {"total": c["total"], "on_time": c["on_time"], "sla": pct(c["on_time"], c["total"])},
-            "first_contact_hours": {"median": round(median(hours), 1) if hours else None,
-                                    "p90": round(percentile(hours, 0.9), 1) if hours else None},
+            "first_contact_hours": hours_summary(hours),
             "low_sample": s.get("n", 0) < LOW_SAMPLE})
     cards.sort(key=lambda card: (card["csat"]["ci_low"] is None, -(card["csat"]["ci_low"] or 0)))
     return cards
@@ -107,7 +87,6 @@ def staff_scorecard(scope, user_id: int) -> dict[str, Any]:
     answered = [resolved for _s, _m, _d, resolved, *_rest in rows if resolved is not None]
     return {"tasks": len(rows), "closed": sum(1 for state, *_rest in rows if state == "done"),
             "callbacks": {"total": len(rows), "on_time": on_time, "sla": pct(on_time, len(rows))},
-            "resolution_rate": interval(sum(answered), len(answered)),
-            "first_contact_hours": {"median": round(median(hours), 1) if hours else None,
-                                    "p90": round(percentile(hours, 0.9), 1) if hours else None},
+            "resolution_rate": percent_interval(sum(answered), len(answered)),
+            "first_contact_hours": hours_summary(hours),
             "low_sample": len(rows) < LOW_SAMPLE}

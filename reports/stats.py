@@ -45,3 +45,30 @@ def pearson(n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float) ->
 
 def pct(part: float, whole: float) -> float | None:
     return round(100 * part / whole, 1) if whole else None
+
+
+def percent_interval(k: int, n: int) -> dict[str, float | int | None]:
+    """k of n as the JSON report writes a percentage: value with its 95 % Wilson interval
+    (one decimal) and n."""
+    ci = wilson(k, n)
+    return {"value": pct(k, n), "ci_low": round(100 * ci[0], 1) if ci else None,
+            "ci_high": round(100 * ci[1], 1) if ci else None, "n": n}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between the closest ranks (numpy's default, Excel's
+    PERCENTILE.INC), q in 0..1."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def hours_summary(hours: list[float]) -> dict[str, float | None]:
+    """Median and 90th percentile, one decimal (None when there are none)."""
+    if not hours:
+        return {"median": None, "p90": None}
+    return {"median": round(percentile(hours, 0.5), 1), "p90": round(percentile(hours, 0.9), 1)}
