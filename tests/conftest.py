@@ -69,6 +69,17 @@ def clean_db(app):
 
 
 @pytest.fixture
+def twilio(app):
+    """Twilio configured, its REST calls recorded instead of sent (the real client's HTTP layer)."""
+    from tests.channel_fakes import TWILIO_SETTINGS, RecordingHttpClient
+
+    http = RecordingHttpClient()
+    app.config.update(TWILIO_SETTINGS, TWILIO_HTTP_CLIENT=http)
+    yield http
+    app.config.update(TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="", TWILIO_FROM="", TWILIO_HTTP_CLIENT=None)
+
+
+@pytest.fixture
 def ctx(app):
     with app.app_context():
         yield

@@ -13,16 +13,8 @@ from channels.models import Message
 from channels.services import deliver_due
 from core.db import db, utcnow
 from surveys.models import Invitation, Response
-from tests.channel_fakes import TWILIO_SETTINGS, RecordingHttpClient, SmtpServer, signed_post
+from tests.channel_fakes import SmtpServer, signed_post
 from tests.conftest import login, post_form, sent_invitation
-
-
-@pytest.fixture
-def twilio(app):
-    http = RecordingHttpClient()
-    app.config.update(TWILIO_SETTINGS, TWILIO_HTTP_CLIENT=http)
-    yield http
-    app.config.update(TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="", TWILIO_FROM="", TWILIO_HTTP_CLIENT=None)
 
 
 @pytest.fixture

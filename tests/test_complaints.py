@@ -18,19 +18,12 @@ from complaints.models import CaseFile, CaseStage, ComplaintCase, Recording
 from complaints.services import CaseError, complete_stage, extend_feedback, feedback_limit
 from core.accounts import AuditEvent, create_user
 from core.db import db, utcnow
-from tests.channel_fakes import TWILIO_SETTINGS, RecordingHttpClient, SmtpServer, signed_post
+from tests.channel_fakes import SmtpServer, signed_post
 from tests.conftest import csrf_token, login, make_ticket, post_form
 
 RESULT = {"reason": "计费系统重复扣费", "measures": "已退还多扣的 30 元", "plan": "修复计费规则并复核同类账户",
           "followup": "7 天后回访确认"}
 
-
-@pytest.fixture
-def twilio(app):
-    http = RecordingHttpClient()
-    app.config.update(TWILIO_SETTINGS, TWILIO_HTTP_CLIENT=http)
-    yield http
-    app.config.update(TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="", TWILIO_FROM="", TWILIO_HTTP_CLIENT=None)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from channels.services import deliver_due
 from core.db import db
 from surveys.services import definition_of, import_questionnaire, latest_version
 from tests import skip_logic_drivers as drive
-from tests.channel_fakes import TWILIO_SETTINGS, RecordingHttpClient
 from tests.conftest import login
 
 GENERATED = {
@@ -31,12 +30,6 @@ GENERATED = {
     ],
 }
 
-
-@pytest.fixture
-def twilio(app):
-    app.config.update(TWILIO_SETTINGS, TWILIO_HTTP_CLIENT=RecordingHttpClient())
-    yield
-    app.config.update(TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="", TWILIO_FROM="", TWILIO_HTTP_CLIENT=None)
 
 
 @pytest.fixture(params=["telecom-default", "skip-logic-check"])
