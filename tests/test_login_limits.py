@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -15,7 +14,7 @@ import requests
 from app import create_app
 from core.accounts import create_user
 from tests.conftest import csrf_token
-from tests.test_load import ROOT, free_port
+from tests.test_load import ROOT, free_port, wait_until_serving
 
 
 def attempt(client, password, address, headers=None):
@@ -78,15 +77,7 @@ def test_four_gunicorn_workers_share_the_count_in_redis(ctx, database_url, agent
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base, store = f"http://127.0.0.1:{port}", redis.Redis.from_url("redis://127.0.0.1:6379/0")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or busy starting its workers
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
+        wait_until_serving(base, server)
 
         def post(password):
             # A new connection each time, so the requests spread over the workers.
