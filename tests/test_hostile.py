@@ -11,7 +11,7 @@ from core.db import db
 from surveys.models import Invitation, Response
 from tests.channel_fakes import signed_post
 from tests.conftest import login, post_form, sent_invitation
-from tests.test_channels import response_of, twilio  # noqa: F401  (fixture)
+from tests.test_channels import response_of
 
 SID = "SM" + "0123456789abcdef" * 2
 
