@@ -68,7 +68,7 @@ def build():
     try:
         definition = parse_definition(raw)
     except DefinitionError as exc:
-        form.form_errors.append(str(exc))
+        form.form_errors.append(exc.translated())
         return _builder(form, None), 400
     if form.preview.data:
         return _builder(form, definition)

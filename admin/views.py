@@ -154,7 +154,7 @@ def questionnaires():
             return redirect(url_for(".questionnaires")), 303
         except DefinitionError as exc:
             db.session.rollback()
-            form.definition.errors.append(str(exc))
+            form.definition.errors.append(exc.translated())
     items = db.session.scalars(select(Questionnaire).order_by(Questionnaire.key)).all()
     if not form.is_submitted() and items:
         latest = items[0].versions[-1]

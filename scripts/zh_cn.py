@@ -256,6 +256,11 @@ ZH = {
 }
 
 
+# A questionnaire's validation messages are written as DefinitionError("...", where=...) and
+# Phrase("..."): surveys/definition.py translates them where they are shown.
+QUESTIONNAIRE_ERRORS = ("-k", "DefinitionError", "-k", "Phrase")
+
+
 def _table() -> dict[str, str]:
     """This file's table plus each `scripts/zh_cn_<topic>.py`'s ZH, one file per area of work,
     so parallel changes to the catalogue do not collide."""
@@ -273,7 +278,7 @@ def main(check: bool = False) -> int:
     """Writes the catalogue; with --check, only says whether every message has its translation."""
     pot = ROOT / "translations" / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
-                    "-k", "_l", "--ignore-dirs=.venv tests bench migrations", "-o", str(pot), str(ROOT)],
+                    "-k", "_l", *QUESTIONNAIRE_ERRORS, "--ignore-dirs=.venv tests bench migrations", "-o", str(pot), str(ROOT)],
                    check=True, capture_output=True)
     with pot.open("rb") as fh:
         catalog = read_po(fh, locale="zh")
@@ -287,7 +292,9 @@ def main(check: bool = False) -> int:
     if not check:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("wb") as fh:
-            write_po(fh, catalog, width=100, omit_header=False)
+            # No source locations: they name the worktree and change with every edit, so parallel
+            # changes to the catalogue would conflict on lines no translator reads.
+            write_po(fh, catalog, width=100, omit_header=False, no_location=True)
     for msgid in missing:
         print(f"untranslated: {msgid!r}")
     return 1 if missing else 0

@@ -30,8 +30,32 @@ _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt
 _CONDITION = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
 
 
+class Phrase:
+    """Text a questionnaire's author reads: an English message and its parameters, put into the
+    reader's language only where it is shown. str() stays English (the CLI, logs); parameters
+    that are phrases themselves ("question 3 (nps)") are translated with the message."""
+
+    def __init__(self, message: str, **params: Any):
+        self.message, self.params = message, params
+
+    def __str__(self) -> str:
+        return self.message % {k: str(v) for k, v in self.params.items()} if self.params else self.message
+
+    def translated(self) -> str:
+        from flask_babel import gettext
+        return gettext(self.message, **{k: v.translated() if isinstance(v, Phrase) else v
+                                        for k, v in self.params.items()})
+
+
 class DefinitionError(ValueError):
-    pass
+    """A mistake in a questionnaire; `translated()` says it in the language of the page."""
+
+    def __init__(self, message: str, **params: Any):
+        self.phrase = Phrase(message, **params)
+        super().__init__(str(self.phrase))
+
+    def translated(self) -> str:
+        return self.phrase.translated()
 
 
 YAML_MAX = 200_000  # characters: a questionnaire is a few kilobytes
@@ -44,18 +68,23 @@ class _PlainLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             line = self.peek_event().start_mark.line + 1
-            raise DefinitionError(f"line {line}: YAML aliases (*name) are not accepted in a questionnaire")
+            raise DefinitionError("line %(line)s: YAML aliases (*name) are not accepted in a questionnaire", line=line)
         return super().compose_node(parent, index)
 
 
 def load_yaml(text: str) -> Any:
     """A questionnaire's YAML as plain data; every problem is a DefinitionError."""
     if len(text) > YAML_MAX:
-        raise DefinitionError(f"the YAML is longer than {YAML_MAX} characters")
+        raise DefinitionError("the YAML is longer than %(max)s characters", max=YAML_MAX)
     try:
         return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise DefinitionError(f"not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        if mark is None:
+            raise DefinitionError("not valid YAML") from exc
+        # PyYAML's own wording is English only: the place is what the author needs.
+        raise DefinitionError("line %(line)s, column %(column)s: not valid YAML", line=mark.line + 1,
+                              column=mark.column + 1) from exc
     except RecursionError as exc:
         raise DefinitionError("the YAML is nested too deeply") from exc
 
@@ -241,7 +270,7 @@ def condition_holds(cond: Any, answers: dict[str, Any]) -> bool:
 def _split_condition(cond: str) -> tuple[str, str, str]:
     match = _CONDITION.match(str(cond))
     if not match:
-        raise DefinitionError(f"cannot read condition {cond!r}: write it as 'key <= 3'")
+        raise DefinitionError("cannot read condition %(condition)s: write it as 'key <= 3'", condition=repr(cond))
     return match.group(1), match.group(2), match.group(3)
 
 
@@ -256,26 +285,28 @@ def condition_keys(cond: Any) -> list[str]:
     return [_split_condition(cond)[0]]
 
 
-def _dimension(item: dict, qtype: str, earlier: list[Question], where: str) -> str | None:
+def _dimension(item: dict, qtype: str, earlier: list[Question], where: Phrase) -> str | None:
     measure = item.get("dimension")
     if measure in (None, ""):
         return None
     if measure not in MEASURES:
-        raise DefinitionError(f"{where}: dimension must be one of {', '.join(MEASURES)}")
+        raise DefinitionError("%(where)s: dimension must be one of %(measures)s", where=where, measures=", ".join(MEASURES))
     if MEASURES[measure] != qtype:
-        raise DefinitionError(f"{where}: only a {MEASURES[measure]} question can measure {measure}")
+        raise DefinitionError("%(where)s: only a %(type)s question can measure %(measure)s", where=where,
+                              type=MEASURES[measure], measure=measure)
     if any(q.dimension == measure for q in earlier):
-        raise DefinitionError(f"{where}: another question already measures {measure}")
+        raise DefinitionError("%(where)s: another question already measures %(measure)s", where=where, measure=measure)
     return measure
 
 
-def _ends(item: dict, qtype: str, where: str) -> tuple[dict[str, str], dict[str, str]] | None:
+def _ends(item: dict, qtype: str, where: Phrase) -> tuple[dict[str, str], dict[str, str]] | None:
     ends = item.get("labels")
     if ends is None:
         return None
     if qtype not in ("rating", "scale") or not isinstance(ends, dict) or set(ends) != {"low", "high"}:
-        raise DefinitionError(f"{where}: labels are {{low: ..., high: ...}} on a rating or scale question")
-    return _texts(ends["low"], f"{where} labels"), _texts(ends["high"], f"{where} labels")
+        raise DefinitionError("%(where)s: labels are {low: ..., high: ...} on a rating or scale question", where=where)
+    return _texts(ends["low"], Phrase("%(where)s labels", where=where)), \
+        _texts(ends["high"], Phrase("%(where)s labels", where=where))
 
 
 def _not_json(value: Any, where: str) -> str | None:
@@ -298,7 +329,7 @@ def _is_weight(value: Any) -> bool:
             and math.isfinite(value) and value >= 0)
 
 
-def _check_condition(cond: Any, page: int, earlier: dict[str, Question], where: str) -> None:
+def _check_condition(cond: Any, page: int, earlier: dict[str, Question], where: Phrase) -> None:
     """Refuses skip logic no channel could honour: a condition on a later question (so no
     cycles either), on a question of a later web page (asked after the one it decides), or one
     that can never hold for the type of answer it looks at."""
@@ -312,32 +343,35 @@ def _check_condition(cond: Any, page: int, earlier: dict[str, Question], where: 
     key, op, expected = _split_condition(cond)
     trigger = earlier.get(key)
     if trigger is None:
-        raise DefinitionError(f"{where}: show_if refers to {key!r}, which is not an earlier question")
+        raise DefinitionError("%(where)s: show_if refers to %(key)s, which is not an earlier question", where=where,
+                              key=repr(key))
     if trigger.page > page:
-        raise DefinitionError(f"{where}: show_if refers to {key!r}, which is on a later page")
+        raise DefinitionError("%(where)s: show_if refers to %(key)s, which is on a later page", where=where, key=repr(key))
     if trigger.numeric:
         if not re.fullmatch(r"-?\d+(\.\d+)?", expected):
-            raise DefinitionError(f"{where}: {key!r} is answered with a number; compare it with a number")
+            raise DefinitionError("%(where)s: %(key)s is answered with a number; compare it with a number",
+                                  where=where, key=repr(key))
         return
     if op not in ("==", "!="):
-        raise DefinitionError(f"{where}: {key!r} is not a number; use == or != with it")
+        raise DefinitionError("%(where)s: %(key)s is not a number; use == or != with it", where=where, key=repr(key))
     allowed = {"yesno": {"yes", "no"}, "choice": {v for v, _ in trigger.choices}}.get(trigger.type)
     if allowed is not None and expected not in allowed:
-        raise DefinitionError(f"{where}: {key!r} is never answered {expected!r} "
-                              f"(its answers: {', '.join(sorted(allowed))})")
+        raise DefinitionError("%(where)s: %(key)s is never answered %(value)s (its answers: %(answers)s)",
+                              where=where, key=repr(key), value=repr(expected), answers=", ".join(sorted(allowed)))
     if trigger.type in ("multi", "text"):
-        raise DefinitionError(f"{where}: a condition on {key!r} ({trigger.type}) cannot be asked "
-                              "the same way on every channel; use a yes/no, choice or number question")
+        raise DefinitionError("%(where)s: a condition on %(key)s (%(type)s) cannot be asked the same way on every "
+                              "channel; use a yes/no, choice or number question", where=where, key=repr(key),
+                              type=trigger.type)
 
 
-def _texts(value: Any, where: str) -> dict[str, str]:
+def _texts(value: Any, where: Phrase) -> dict[str, str]:
     if isinstance(value, str):
         value = {"en": value}
     if not isinstance(value, dict) or not value or not all(isinstance(v, str) for v in value.values()):
-        raise DefinitionError(f"{where}: give the text per locale, e.g. {{zh-CN: ..., en: ...}}")
+        raise DefinitionError("%(where)s: give the text per locale, e.g. {zh-CN: ..., en: ...}", where=where)
     unknown = set(value) - set(LOCALES)
     if unknown:
-        raise DefinitionError(f"{where}: unknown locale(s) {sorted(unknown)}")
+        raise DefinitionError("%(where)s: unknown locale(s) %(locales)s", where=where, locales=", ".join(sorted(unknown)))
     return dict(value)
 
 
@@ -347,7 +381,7 @@ def parse_definition(raw: dict[str, Any]) -> Definition:
         raise DefinitionError("a questionnaire is a mapping with key, title and questions")
     bad = _not_json(raw, "")
     if bad is not None:  # stored as JSON: dates, NaN and infinity have no place in it
-        raise DefinitionError(f"{bad}: use only text, finite numbers, true/false, lists and mappings")
+        raise DefinitionError("%(where)s: use only text, finite numbers, true/false, lists and mappings", where=bad)
     key = raw.get("key")
     if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", key):
         raise DefinitionError("key: lower-case letters, digits, - and _")
@@ -358,25 +392,25 @@ def parse_definition(raw: dict[str, Any]) -> Definition:
     seen: set[str] = set()
     for i, item in enumerate(items, 1):
         qkey = item.get("key") if isinstance(item, dict) else None
-        where = f"question {i} ({qkey})"
+        where = Phrase("question %(n)s (%(key)s)", n=i, key=qkey)
         if not isinstance(qkey, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", qkey):
-            raise DefinitionError(f"{where}: key must be lower_snake_case")
+            raise DefinitionError("%(where)s: key must be lower_snake_case", where=where)
         if qkey in seen:
-            raise DefinitionError(f"{where}: duplicate key")
+            raise DefinitionError("%(where)s: duplicate key", where=where)
         qtype = item.get("type")
         if qtype not in QUESTION_TYPES:
-            raise DefinitionError(f"{where}: type must be one of {', '.join(QUESTION_TYPES)}")
+            raise DefinitionError("%(where)s: type must be one of %(types)s", where=where, types=", ".join(QUESTION_TYPES))
         choices = ()
         if qtype in ("choice", "multi"):
             opts = item.get("choices")
             if not isinstance(opts, list) or not opts:
-                raise DefinitionError(f"{where}: choices are required for {qtype}")
+                raise DefinitionError("%(where)s: choices are required for %(type)s", where=where, type=qtype)
             if not all(isinstance(o, dict) and "value" in o for o in opts):
-                raise DefinitionError(f"{where}: each choice is {{value: ..., text: {{zh-CN: ..., en: ...}}}}")
+                raise DefinitionError("%(where)s: each choice is {value: ..., text: {zh-CN: ..., en: ...}}", where=where)
             choices = tuple((str(o["value"]), _texts(o.get("text", str(o["value"])), where)) for o in opts)
         page = item.get("page", 1)
         if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= 100:
-            raise DefinitionError(f"{where}: page must be a whole number from 1 to 100")
+            raise DefinitionError("%(where)s: page must be a whole number from 1 to 100", where=where)
         _check_condition(item.get("show_if"), page, {q.key: q for q in questions}, where)
         questions.append(Question(key=qkey, type=qtype, text=_texts(item.get("text"), where),
                                   page=page, required=bool(item.get("required", False)),
@@ -390,7 +424,7 @@ def parse_definition(raw: dict[str, Any]) -> Definition:
     sms_mode = raw.get("sms_mode", "link")
     if sms_mode not in ("link", "conversation"):
         raise DefinitionError("sms_mode: link or conversation")
-    return Definition(key=key, title=_texts(raw.get("title", key), "title"),
-                      intro=_texts(raw.get("intro", {"en": ""}), "intro"),
+    return Definition(key=key, title=_texts(raw.get("title", key), Phrase("questionnaire title")),
+                      intro=_texts(raw.get("intro", {"en": ""}), Phrase("questionnaire introduction")),
                       questions=tuple(questions), weights={k: float(v) for k, v in weights.items()},
                       sms_mode=sms_mode, raw=raw)

@@ -128,7 +128,8 @@ def test_builder_adds_a_row_previews_and_refuses_logic_no_channel_can_honour(ctx
     assert newest_version("install-check") is None  # a preview stores nothing
     broken = {**FORM, "questions-1-show_if": "fixed == no", "save": "1"}  # fixed comes later
     refused = post_form(client, "/questionnaires/build", broken, token_from="/questionnaires/build")
-    assert refused.status_code == 400 and "not an earlier question" in refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "第 1 题(install_score):show_if 引用的 &#39;fixed&#39; 不是前面的题目" in refused.get_data(as_text=True)
     assert newest_version("install-check") is None
 
 

@@ -167,5 +167,23 @@ def test_admin_import_of_an_alias_bomb_shows_the_error_and_stores_nothing(ctx, c
 
     login(client, "admin")
     page = post_form(client, "/admin/questionnaires", {"definition": "a: &a [1, 2]\nb: [*a, *a]\n"})
-    assert page.status_code == 400 and "YAML aliases (*name) are not accepted" in page.get_data(as_text=True)
+    assert page.status_code == 400 and "第 2 行:问卷中不能使用 YAML 别名(*name)" in page.get_data(as_text=True)
+    assert versions() == SHIPPED
+
+
+@pytest.mark.parametrize("lang, message", [
+    ("zh-CN", "第 2 题(attitude):show_if 引用的 &#39;nps&#39; 不是前面的题目"),
+    ("en", "question 2 (attitude): show_if refers to &#39;nps&#39;, which is not an earlier question"),
+])
+def test_a_questionnaire_mistake_is_told_in_the_admins_language(ctx, client, lang, message):
+    """Issue 11: the YAML import's validation text, with the question it names, in zh-CN too."""
+    from tests.conftest import login, post_form
+
+    login(client, "admin")
+    broken = yaml.safe_dump(_with(lambda d: d["questions"][1].update(show_if="nps >= 9")), allow_unicode=True)
+    page = post_form(client, f"/admin/questionnaires?lang={lang}", {"definition": broken})
+    assert page.status_code == 400 and message in page.get_data(as_text=True)
+    unclosed = post_form(client, f"/admin/questionnaires?lang={lang}", {"definition": "key: [unclosed\n"})
+    assert {"zh-CN": "第 2 行第 1 列:不是有效的 YAML", "en": "line 2, column 1: not valid YAML"}[lang] \
+        in unclosed.get_data(as_text=True)
     assert versions() == SHIPPED
