@@ -88,11 +88,3 @@ def driver_chart(dimensions: dict[str, dict], names: dict[str, str], labels: dic
     ax.set_ylabel(labels["y"])
     return _svg(fig)
 
-
-def bar_chart(rows: list[dict], value: str, label: str) -> str:
-    rows = [r for r in rows if r[value] is not None][:10]
-    fig, ax = pyplot().subplots(figsize=(5.6, 0.35 * max(len(rows), 2) + 0.6))
-    ax.barh([str(r["key"]) for r in rows][::-1], [r[value] for r in rows][::-1], color=BLUE)
-    ax.set_xlabel(label)
-    ax.set_xlim(0, 100)
-    return _svg(fig)

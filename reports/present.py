@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.i18n import in_locale
-from core.labels import label
-from reports.charts import bar_chart, data_uri, driver_chart, trend_chart
+from reports.charts import data_uri, driver_chart, trend_chart
 from reports.labels import METRIC_LABELS, STATE_LABELS
 from reports.suggestions import DIMENSION_NAMES, TASK_NAMES, THEME_NAMES
+from reports.svgcharts import driver_svg, trend_svg
 
 QUADRANTS = {"key_strength": _l("key strength"), "key_weakness": _l("key weakness"),
              "mixed_strength": _l("secondary strength"), "mixed_weakness": _l("secondary weakness")}
@@ -20,26 +20,20 @@ BREAKDOWN_HEADS = {"channel": _l("Channel"), "ticket_kind": _l("Ticket kind"), "
                    "agent": _l("Agent")}
 
 
-def _labelled(by: str, rows: list[dict]) -> list[dict]:
-    """Chart rows named in the reader's words (channels and ticket kinds are codes)."""
-    if by not in ("channel", "ticket_kind"):
-        return rows
-    return [{**row, "key": label(by, row["key"])} for row in rows]
-
-
-def present(report: dict[str, Any], locale: str) -> dict[str, Any]:
+def present(report: dict[str, Any], locale: str, fast_charts: bool = False) -> dict[str, Any]:
+    """fast_charts: SVG written directly (the dashboard, on every view) instead of matplotlib's
+    (the PDF, rendered once)."""
+    trend, drivers = (trend_svg, driver_svg) if fast_charts else (trend_chart, driver_chart)
     with in_locale(locale):
         names = {k: str(v) for k, v in DIMENSION_NAMES.items()}
         charts = {
-            "trend": data_uri(trend_chart(report["trend"], {"si": _("Satisfaction index"),
-                                                            "ci": _("CSAT 95% interval")})),
-            "drivers": data_uri(driver_chart(report["dimensions"], names, {
+            "trend": data_uri(trend(report["trend"], {"si": _("Satisfaction index"),
+                                                      "ci": _("CSAT 95% interval"), "title": _("Trend")})),
+            "drivers": data_uri(drivers(report["dimensions"], names, {
                 "x": _("Importance (correlation with overall satisfaction)"),
                 "y": _("Performance (index 0–100)"),
                 "weakness": _("improve first: important, low score"),
                 "strength": _("keep: important, high score")})),
-            "breakdowns": {by: data_uri(bar_chart(_labelled(by, rows), "satisfaction_index", _("Satisfaction index")))
-                           for by, rows in report["breakdowns"].items() if rows},
         }
         return {"charts": charts, "dimension_names": names,
                 "quadrants": {k: str(v) for k, v in QUADRANTS.items()},

@@ -94,7 +94,7 @@ def _report_from_request() -> tuple[ReportFilter, dict | None]:
 def dashboard():
     form, report = _report_from_request()
     _offer_known_values(form)
-    view = present(report, current_locale()) if report else None
+    view = present(report, current_locale(), fast_charts=True) if report else None
     query = {k: v for k, v in request.args.items()}
     return render_template("reports/dashboard.html", form=form, r=report, v=view, query=query), 200 if report else 400
 
