@@ -7,6 +7,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -30,10 +31,10 @@ def reserve_ids(table: Table, count: int) -> list[int]:
     """`count` fresh primary keys for `table`, valid until the transaction ends."""
     if count <= 0:
         return []
-    if is_postgres():
-        return list(db.session.scalars(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-            {"table": table.name, "n": count}))
+    if is_postgres():  # one array, not `count` result rows to fetch and convert
+        return db.session.scalar(
+            text("SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id'))) FROM generate_series(1, :n)"),
+            {"table": table.name, "n": count})
     # SQLite: every write transaction begins IMMEDIATE (core.db), so no other writer can take
     # an id above the current maximum before this transaction commits.
     start = db.session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
@@ -75,7 +76,18 @@ def insert_rows(table: Table, rows: Iterable[dict[str, Any]]) -> int:
     if not rows:
         return 0
     defaults = _defaults(table)
-    columns = list(dict.fromkeys([*rows[0], *(c for c in defaults if c not in rows[0])]))
+    given = list(rows[0])
+    missing = [c for c in defaults if c not in rows[0]]
+    if len(given) > 1 and all(len(row) == len(given) for row in rows):
+        # Rows of one shape (the usual case): a C-level getter per row, the defaults appended.
+        pick, tail = itemgetter(*given), tuple(defaults[c] for c in missing)
+        try:
+            values = [pick(row) + tail for row in rows]
+        except KeyError:  # same size, other keys: the general way below
+            pass
+        else:
+            return insert_tuples(table, [*given, *missing], values)
+    columns = list(dict.fromkeys([*given, *missing]))
     pairs = [(c, defaults.get(c)) for c in columns]
     return insert_tuples(table, columns, ([row.get(c, d) for c, d in pairs] for row in rows))
 

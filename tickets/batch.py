@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from callbacks.deadlines import callbacks_for_ticket, deadline
 from callbacks.models import KIND_PRIORITY, CallbackTask, TaskEvent
 from complaints.services import open_cases_bulk
-from core.bulk import insert_rows, reserve_ids
+from core.bulk import in_values, insert_rows, reserve_ids
 from core.db import db, is_postgres, utcnow
 from core.events import publish_many
 from core.settings import get_rules
@@ -31,6 +31,7 @@ from tickets.rules import plan_invitation
 from tickets.services import SHORT_FIELDS, Intake, intake_ticket
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "locale")
+STORED_FIELDS = ("id", "external_id", *CUSTOMER_FIELDS, "timezone", "preferred_channel", "opted_out_at")
 
 
 class _Plan:
@@ -39,7 +40,8 @@ class _Plan:
     def __init__(self, rules: dict[str, Any], now: datetime):
         self.rules, self.now = rules, now
         self.window = timedelta(days=int(rules["cap_days"]))
-        self.customers: dict[str, Any] = {}   # external id -> Customer or a new one's namespace
+        self.customers: dict[str, Any] = {}   # external id -> a stored or new customer's namespace
+        self.stored: dict[int, tuple] = {}     # stored customer id -> CUSTOMER_FIELDS as loaded
         self.sends: dict[int, list[datetime]] = defaultdict(list)  # customer id -> send_at
         self.new_customers: list[SimpleNamespace] = []
         self.tickets: list[dict] = []
@@ -52,21 +54,37 @@ class _Plan:
 
 def _load_customers(plan: _Plan, cleans: list[dict[str, Any]]) -> None:
     """The batch's stored customers (locked on PostgreSQL, as single intake locks them for the
-    cap) and their invitations near the batch's dates."""
-    ids = {c["customer"]["id"] for c in cleans}
-    query = select(Customer).where(Customer.external_id.in_(ids))
+    cap) and their invitations near the batch's dates: one query each, columns, no ORM."""
+    table = Customer.__table__
+    query = select(*(table.c[name] for name in STORED_FIELDS)).where(
+        in_values(table.c.external_id, {c["customer"]["id"] for c in cleans}))
     if is_postgres():
         query = query.with_for_update()
-    for customer in db.session.scalars(query):
+    for row in db.session.execute(query):
+        customer = SimpleNamespace(**row._mapping)
         plan.customers[customer.external_id] = customer
-    stored = [c.id for c in plan.customers.values()]
-    if stored:
+        plan.stored[customer.id] = tuple(getattr(customer, name) for name in CUSTOMER_FIELDS)
+    if plan.stored:
         since = min(c["handled_at"] for c in cleans) - plan.window
         for customer_id, send_at in db.session.execute(
                 select(Invitation.customer_id, Invitation.send_at)
-                .where(Invitation.customer_id.in_(stored), Invitation.state != "suppressed",
+                .where(in_values(Invitation.customer_id, plan.stored), Invitation.state != "suppressed",
                        Invitation.send_at > since)):
             plan.sends[customer_id].append(send_at)
+
+
+def _update_customers(plan: _Plan) -> None:
+    """Stored customers whose details the batch changed: one executemany UPDATE."""
+    changed = []
+    for customer in plan.customers.values():
+        before = plan.stored.get(customer.id)
+        now = tuple(getattr(customer, name) for name in CUSTOMER_FIELDS)
+        if before is not None and now != before:
+            changed.append({"_id": customer.id, **dict(zip(CUSTOMER_FIELDS, now, strict=True))})
+    if changed:
+        table = Customer.__table__
+        db.session.execute(table.update().where(table.c.id == bindparam("_id"))
+                           .values({name: bindparam(name) for name in CUSTOMER_FIELDS}), changed)
 
 
 def _customer(plan: _Plan, c: dict[str, Any], new_ids: list[int]) -> Any:
@@ -80,7 +98,7 @@ def _customer(plan: _Plan, c: dict[str, Any], new_ids: list[int]) -> Any:
         plan.new_customers.append(customer)
     for attr in CUSTOMER_FIELDS:
         if c.get(attr) and getattr(customer, attr) != c[attr]:
-            setattr(customer, attr, c[attr])  # a stored Customer is updated by the ORM's flush
+            setattr(customer, attr, c[attr])  # a stored one is updated by _update_customers
     return customer
 
 
@@ -125,7 +143,7 @@ def _task_json(row: dict[str, Any], external_id: str) -> dict[str, Any]:
 def _write(plan: _Plan, results: list[Intake]) -> None:
     ticket_ids = {t["id"]: t["external_id"] for t in plan.tickets}
     insert_rows(Customer.__table__, [vars(c) for c in plan.new_customers])
-    db.session.flush()  # updates of stored customers
+    _update_customers(plan)
     insert_rows(Ticket.__table__, plan.tickets)
     invitation_ids = reserve_ids(Invitation.__table__, len(plan.invitations))
     task_ids = reserve_ids(CallbackTask.__table__, len(plan.tasks))
@@ -151,18 +169,20 @@ def _write(plan: _Plan, results: list[Intake]) -> None:
 
 
 def _existing(cleans: list[dict[str, Any]]) -> dict[str, Intake]:
-    """What was scheduled for the tickets already stored (a repeat gets the first answer)."""
-    tickets = {t.external_id: t for t in db.session.scalars(
-        select(Ticket).where(Ticket.external_id.in_({c["external_id"] for c in cleans})))}
-    if not tickets:
+    """What was scheduled for the tickets already stored (a repeat gets the first answer). One
+    indexed query finds them; only those found (rare in an import) are loaded as objects."""
+    found = list(db.session.scalars(select(Ticket.id).where(
+        in_values(Ticket.external_id, {c["external_id"] for c in cleans}))))
+    if not found:
         return {}
-    by_id = {t.id: Intake(ticket=t, created=False) for t in tickets.values()}
+    by_id = {t.id: Intake(ticket=t, created=False)
+             for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(found)))}
     for invitation in db.session.scalars(select(Invitation).where(Invitation.ticket_id.in_(by_id))):
         by_id[invitation.ticket_id].invitation = invitation
     for task in db.session.scalars(select(CallbackTask).where(CallbackTask.ticket_id.in_(by_id))
                                    .order_by(CallbackTask.id)):
         by_id[task.ticket_id].tasks.append(task)
-    return {t.external_id: by_id[t.id] for t in tickets.values()}
+    return {r.ticket.external_id: r for r in by_id.values()}
 
 
 def _intake(cleans: list[dict[str, Any]], rules: dict[str, Any]) -> list[Intake]:

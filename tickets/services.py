@@ -24,6 +24,8 @@ from tickets.rules import plan_invitation
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 SHORT_FIELDS = ("category", "region", "agent", "channel")
+# What `_text` refuses or replaces: control characters (core.text.CONTROL) and lone surrogates.
+_SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # = customer.phone's pattern in openapi.json
 # = customer.email's pattern there (the HTML living standard's e-mail, with a dotted domain)
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -62,6 +64,8 @@ def _text(value: Any, name: str, errors: dict, *, required: bool = False, max_le
     if not isinstance(value, str):
         errors[name] = "must be a string"
         return ""
+    if len(value) <= max_len and not _SUSPECT.search(value) and (pattern is None or pattern.match(value)):
+        return value.strip()  # the usual case, one scan: nothing to refuse, nothing to replace
     # Checked as sent, then trimmed: what the API description (openapi.json) refuses, this does.
     if has_control(value):
         errors[name] = "contains control characters"
