@@ -1,6 +1,6 @@
 """Bulk intake: the batch API, import-tickets and import-responses in chunks, the CSV hardening
 of issue 12 item 9 (encodings, overflowing and future dates, duplicates)."""
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -233,3 +233,93 @@ def test_an_unrecognisable_file_is_refused_by_name_without_a_traceback(app, ctx,
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "the file is neither UTF-8 nor GB18030/GBK" in result.output and "save it as UTF-8" in result.output
     assert count(Response) == 0
+
+
+# ---- the batch paths store what the single endpoint stores, row by row ------------------------
+
+VOLATILE = {"id", "token", "uid", "created_at", "received_at", "at"}  # ids, secrets, the clock
+
+
+def stored_rows():
+    """Every row intake writes, by table, with ids replaced by what they point to (ticket and
+    customer external ids, a task's ticket and kind) and the clock's columns left out."""
+    from complaints.models import CaseStage, ComplaintCase
+    tickets = dict(db.session.execute(select(Ticket.id, Ticket.external_id)).all())
+    customers = dict(db.session.execute(select(Customer.id, Customer.external_id)).all())
+    tasks = {t.id: (tickets[t.ticket_id], t.kind) for t in db.session.scalars(select(CallbackTask))}
+    cases = dict(db.session.execute(select(ComplaintCase.id, ComplaintCase.ticket_id)).all())
+    refs = {"ticket_id": tickets, "customer_id": customers, "task_id": tasks,
+            "case_id": {case: tickets[ticket] for case, ticket in cases.items()}}
+    out = {}
+    for model in (Customer, Ticket, Invitation, CallbackTask, TaskEvent, ComplaintCase, CaseStage):
+        rows = []
+        for row in db.session.execute(select(model.__table__)).mappings():
+            row = {k: refs[k].get(v, v) if k in refs else v for k, v in row.items() if k not in VOLATILE}
+            if model is ComplaintCase:  # TS<local date>-<ticket id>: the id part differs by run
+                assert row["number"].endswith(f"-{next(k for k, v in tickets.items() if v == row['ticket_id']):06d}")
+                row["number"] = row["number"].rpartition("-")[0]
+            rows.append(sorted(row.items(), key=lambda item: item[0]))
+        out[model.__tablename__] = sorted(rows, key=repr)
+    out["task.created"] = sorted(
+        repr(sorted((k, v) for k, v in data.items() if k not in ("id", "created_at")))
+        for data in db.session.scalars(select(Event.data).where(Event.type == "task.created")))
+    return out
+
+
+def stored_customers():
+    """A customer in New York with a preferred channel, and one who opted out."""
+    db.session.add(Customer(external_id="C1", name="纽约", phone="+12125550100", email="ny@example.cn",
+                            timezone="America/New_York", preferred_channel="email"))
+    db.session.add(Customer(external_id="C2", name="退订", phone="+8613800000002", opted_out_at=datetime(2026, 1, 1)))
+    db.session.commit()
+
+
+def varied_tickets():
+    """bodies() a week earlier (none in the future), more complaints, handling at every hour of
+    the day and over weekends and holidays."""
+    out = bodies()
+    base = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=9)
+    for i, body in enumerate(out):  # local times of Beijing, as a Chinese system may send them
+        body["handled_at"] = (base + timedelta(hours=7 * i + 5, minutes=i)).isoformat() + "+08:00"
+    for i in range(24):
+        customer = {"id": f"C{i % 5}", "phone": f"+86139000000{i % 5:02d}"} if i % 5 > 2 else {"id": f"C{i % 5}"}
+        out.append({"external_id": f"X{i}", "kind": ("complaint", "business", "fault", "inquiry")[i % 4],
+                    "customer": customer, "category": "宽带断网",
+                    "handled_at": (base + timedelta(hours=i * 7 + 3)).isoformat() + "+00:00"})
+    # Friday 20:00 in New York is Saturday in Beijing: its working days count from another day.
+    friday = base - timedelta(days=(base.weekday() - 4) % 7)
+    for hour, kind in ((20, "complaint"), (23, "business")):
+        out.append({"external_id": f"NY{hour}", "kind": kind, "customer": {"id": "C1"},
+                    "handled_at": f"{friday:%Y-%m-%d}T{hour}:00:00-05:00"})
+    return out
+
+
+@pytest.mark.parametrize("path", ["batch", "import"])
+def test_batch_and_import_store_what_the_single_endpoint_stores(app, ctx, client, path, tmp_path, monkeypatch):
+    from core.settings import save_rules
+    monkeypatch.setattr("core.csvimport.CHUNK", 10)  # chunks must see the ones before them
+    holidays = [(utcnow() - timedelta(days=d)).date().isoformat() for d in (2, 5, 6)]
+    save_rules({"holidays": holidays, "callback_kinds": ["business", "fault", "complaint"],
+                "channel_order": ["email", "sms"], "quiet_hours_start": 9})
+    db.session.commit()
+    items = varied_tickets()
+    stored_customers()
+    for item in items:
+        assert client.post("/api/v1/tickets", json=item, headers=AUTH).status_code == 201
+    single = stored_rows()
+    assert len(single["complaint_cases"]) == 13 and len(single["case_stages"]) == 65
+    assert {dict(r)["suppressed_reason"] for r in single["invitations"]} >= {None, "cap", "opted_out", "no_contact"}
+    clear()
+    stored_customers()
+    if path == "batch":
+        for start in (0, 17, 34):  # three requests: later ones see the earlier ones' rows
+            answer = client.post("/api/v1/tickets/batch", json={"tickets": items[start:start + 17]}, headers=AUTH)
+            assert answer.get_json()["created"] == len(items[start:start + 17])
+    else:
+        lines = [",".join([t["external_id"], t["kind"], t["handled_at"], t["customer"]["id"],
+                           t["customer"].get("name", ""), t["customer"].get("phone", ""),
+                           t["customer"].get("email", ""), t["customer"].get("locale", ""),
+                           t.get("category", ""), t.get("region", ""), t.get("agent", ""), ""]) for t in items]
+        (tmp_path / "t.csv").write_text(TICKET_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+        assert f"imported {len(items)} tickets" in run_import(app, "tickets", tmp_path / "t.csv").output
+    assert stored_rows() == single
