@@ -1,5 +1,5 @@
 """python -m bench [dispatch] [report] [web] [import_responses] [import_tickets]
-[batch] [--small]: each prints its figures and ratios
+[batch] [--small] (import-tickets with a dash works too): each prints its figures and ratios
 against a baseline measured in the same run. BENCH_DATABASE_URL=postgresql://... runs them on
 PostgreSQL instead of SQLite. `web` includes the ticket intake rate."""
 from __future__ import annotations
@@ -25,6 +25,7 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHES)} (default: all)")
     parser.add_argument("--small", action="store_true", help="small sizes, for a quick check")
     args = parser.parse_args()
+    args.names = [n.replace("-", "_") for n in args.names]  # import-tickets as the command is named
     unknown = [n for n in args.names if n not in BENCHES]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")

@@ -1,6 +1,8 @@
 """Issue 13: batch intake `POST /api/v1/tickets/batch`, 1,000 tickets a request, served by
-gunicorn (4 sync workers) to 4 concurrent clients. Baseline in the same run and the same
-server: the single-ticket endpoint `POST /api/v1/tickets`, 16 concurrent clients. Target
+gunicorn (4 sync workers) to 4 concurrent clients. Baselines in the same run: the same
+bodies posted to a bare Flask app's /hello (bench/hello.py) under the same gunicorn, and the
+single-ticket endpoint `POST /api/v1/tickets`, 16 concurrent clients. CPU time of the workers
+and the database's server processes is measured too (the figure that holds under load). Target
 (PostgreSQL): >= 2,000 tickets/s, each planned (invitation, callback tasks, complaint case)."""
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bench.common import bench_app, line
+from bench.common import bench_app, child_pids, cpu_seconds, database_backends, line, peak_rss_mb
 from bench.load import Gunicorn, run_load, warm
 from core.db import db, utcnow
 
@@ -42,10 +44,20 @@ def run(count: int = 100_000) -> dict:
                 HEADERS) for start in range(0, count, PER_REQUEST)]
     one_by_one = [("POST", "/api/v1/tickets", json.dumps(ticket("S", i)).encode(), HEADERS) for i in range(singles)]
     env = {"DATABASE_URL": url, "SECRET_KEY": "bench", "HUIFANG_API_KEYS": "bench-key"}
+    with Gunicorn("bench.hello:create_app()", {}) as server:  # the floor: the same bodies, no work
+        warm(server.port, "/healthz")
+        hello = run_load(server.port, [("POST", "/hello", body, h) for _, _, body, h in batches], 4, (200,))
     with Gunicorn("app:create_app()", env) as server:
         warm(server.port, "/healthz")
         single = run_load(server.port, one_by_one, 16, (201,))
+        with app.app_context():
+            backends = database_backends(db.session.connection())
+            db.session.rollback()
+        workers = child_pids(server.process.pid)
+        before = cpu_seconds(workers), cpu_seconds(backends)
         batch = run_load(server.port, batches, 4, (200,))
+        cpu = cpu_seconds(workers) - before[0], cpu_seconds(backends) - before[1]
+        peak = max(peak_rss_mb(pid) for pid in workers)
     with app.app_context():
         stored = db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.external_id.like("B-%")))
         planned = db.session.scalar(select(func.count()).select_from(Invitation).join(Ticket)
@@ -55,6 +67,10 @@ def run(count: int = 100_000) -> dict:
     line("baseline: POST /api/v1/tickets, one a request", f"{singles:,} in {single.seconds:.1f} s = {single_rate:,.0f} tickets/s")
     line("POST /api/v1/tickets/batch", f"{count:,} in {batch.seconds:.1f} s = {rate:,.0f} tickets/s, "
                                        f"p50 {batch.percentile(50):.0f} ms a request")
+    line("baseline: POST /hello of the same bodies (bare Flask)", f"{count / hello.seconds:,.0f} tickets/s")
+    line("CPU time: gunicorn workers + database server", f"{cpu[0]:.1f} s + {cpu[1]:.1f} s = "
+                                                          f"{count / sum(cpu):,.0f} tickets per CPU-second")
+    line("peak RSS of a worker", f"{peak:.0f} MB")
     line("stored / invitations planned", f"{stored:,} / {planned:,} {'OK' if not errors else 'FAIL'}")
     line("ratio batch / single", f"{rate / single_rate:.1f}x (target >= 2,000 tickets/s: "
                                  f"{'met' if rate >= 2000 else 'MISSED'})")

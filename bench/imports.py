@@ -29,13 +29,18 @@ from core.csvimport import CsvFile, ImportReport
 app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}}})
 with app.app_context(), open({path!r}, "rb") as fh:
     from {module} import {function} as importer
+    from bench.common import cpu_seconds, database_backends
+    from core.db import db
+    backends = database_backends(db.session.connection())
+    db.session.commit()
     report = ImportReport()
-    start = time.perf_counter()
+    start, cpu, db_cpu = time.perf_counter(), time.process_time(), cpu_seconds(backends)
     importer(CsvFile(fh), report)
-    seconds = time.perf_counter() - start
+    seconds, cpu, db_cpu = (time.perf_counter() - start, time.process_time() - cpu,
+                            cpu_seconds(backends) - db_cpu)
 peak = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({{"seconds": seconds, "imported": report.imported, "skipped": report.skipped,
-                  "first_errors": report.errors[:3], "peak_mb": peak}}))
+                  "first_errors": report.errors[:3], "peak_mb": peak, "cpu": cpu, "db_cpu": db_cpu}}))
 """
 
 
@@ -132,6 +137,9 @@ def run_import(kind: str, count: int) -> dict:
                                           f"({count - bad:,} / {bad:,}) {'OK' if not errors else 'FAIL'}")
     line("stored", ", ".join(f"{k} {v:,}" for k, v in stored.items()))
     line(f"import-{kind}", f"{result['seconds']:.1f} s = {rate:,.0f} rows/s, peak RSS {result['peak_mb']:.0f} MB")
+    cpu = result["cpu"] + result["db_cpu"]  # the database's share is 0 on SQLite (in-process)
+    line("CPU time: import process + database server", f"{result['cpu']:.1f} s + {result['db_cpu']:.1f} s = "
+                                                         f"{result['imported'] / cpu:,.0f} rows per CPU-second")
     line("baseline: plain copy of the rows into a scratch table", f"{floor:.1f} s = {floor_rate:,.0f} rows/s")
     line("ratio import / baseline", f"{rate / floor_rate:.2f}")
     line("load average after", f"{os.getloadavg()[0]:.1f}")
