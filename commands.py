@@ -227,6 +227,13 @@ def register_commands(app: Flask) -> None:
         click.echo(f"anonymised {anonymise_old_responses()} response(s)")
 
 
+    @app.cli.command("compute-themes")
+    @click.option("--all", "everything", is_flag=True, help="recompute even scopes whose comments did not change")
+    def compute_themes_cmd(everything: bool):
+        """Discover the comment themes now (the scheduler does it every ten minutes)."""
+        from reports.stored_themes import refresh_themes
+        click.echo(f"themes computed for {refresh_themes(force=everything)} scope(s)")
+
     @app.cli.command("rebuild-rollups")
     def rebuild_rollups_cmd():
         """Recompute the reports' per-day sums from the stored responses and invitations."""

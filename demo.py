@@ -13,6 +13,7 @@ from callbacks.services import claim, close, record_attempt, reopen_waiting
 from core.accounts import User, create_user
 from core.db import db, utcnow
 from core.settings import get_rules
+from reports.stored_themes import refresh_themes
 from surveys.dispatch import expire_invitations, send_due_invitations
 from surveys.models import Invitation, Response
 from surveys.services import (
@@ -130,6 +131,7 @@ def seed(customers: int = 400, months: int = 6, seed_value: int = 7) -> list[str
     _work_complaints(rng, users, people, now)
     _improvement_actions(users, now)
     expire_invitations(now)
+    refresh_themes(now)  # the dashboard's discovered themes, as the scheduler would compute them
     pending = db.session.scalars(select(Invitation).where(Invitation.state.in_(("sent", "started")))
                                  .order_by(Invitation.sent_at.desc()).limit(5)).all()
     from flask import current_app

@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Flask
 
 # Jobs that run on a cron (every ten minutes) rather than on every tick.
-CRON_JOBS = ("scheduled_reports", "retention", "overdue_actions")
+CRON_JOBS = ("scheduled_reports", "retention", "overdue_actions", "themes")
 
 
 def job_table() -> dict[str, Callable[[datetime], int]]:
@@ -19,6 +19,7 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
     from integrations.webhooks import deliver_webhooks
     from reports.actions import notify_overdue
     from reports.scheduled import generate_due_reports
+    from reports.stored_themes import refresh_themes
     from surveys.dispatch import drain_due_invitations, expire_invitations, send_reminders
 
     return {
@@ -34,6 +35,7 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
         "scheduled_reports": generate_due_reports,
         "retention": anonymise_old_responses,
         "overdue_actions": notify_overdue,
+        "themes": refresh_themes,  # the discovered comment themes, off the request path
     }
 
 

@@ -1,37 +1,35 @@
 """Every figure of SPEC "Figures", from the per-day sums of reports.rollups: days roll up into
 weeks, months and quarters in Python because every aggregate is a sum. Raw rows are read only
-for what cannot be summed (comment quotes, the discovered themes) and for callback tasks."""
+for what cannot be summed (comment quotes) and for callback tasks; the discovered themes are
+computed by the scheduler and read from reports.stored_themes."""
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
 from callbacks.models import CallbackTask
 from core.db import READ_ONLY, db, utcnow
-from core.timeutil import DEFAULT_TZ
 from reports.actions import follow_up_plan
 from reports.kpis import compute_kpis
 from reports.models import invitation_rollups, response_rollups
 from reports.periods import period_of
 from reports.rollups import sums
+from reports.scope import BREAKDOWNS, Scope
 from reports.scorecards import scorecards
 from reports.stats import pct, pearson, percent_interval, two_proportion_p
+from reports.stored_themes import stored_themes
 from reports.suggestions import suggestions
 from reports.themes import THEMES
 from reports.weights import relative_weights
 from surveys.models import DIMENSIONS, Answer, Response
 from tickets.models import Ticket
 
-BREAKDOWNS = ("channel", "ticket_kind", "region", "agent")
 LOW_SAMPLE = 30
 
 
@@ -43,35 +41,6 @@ HEADLINE = ("n", "si_n", "si_sum", "overall_n", "top2", "nps_n", "promoters", "d
 def _add(into: dict, row: dict) -> None:
     for key, value in row.items():
         into[key] = into.get(key, 0) + (value or 0)
-
-
-@dataclass
-class Scope:
-    """What a report covers: local dates [date_from, date_to] and optional filters."""
-    date_from: date
-    date_to: date
-    filters: dict[str, str] = field(default_factory=dict)
-    tz: str = DEFAULT_TZ
-
-    @property
-    def offset_hours(self) -> float:
-        start = datetime.combine(self.date_from, datetime.min.time(), ZoneInfo(self.tz))
-        return start.utcoffset().total_seconds() / 3600
-
-    def utc_bounds(self) -> tuple[datetime, datetime]:
-        shift = timedelta(hours=self.offset_hours)
-        start = datetime.combine(self.date_from, datetime.min.time()) - shift
-        return start, datetime.combine(self.date_to + timedelta(days=1), datetime.min.time()) - shift
-
-    @property
-    def breakdown_filters(self) -> dict[str, str]:
-        return {k: v for k, v in self.filters.items() if k in BREAKDOWNS and v}
-
-    def where(self, column=Response.completed_at) -> list:
-        start, end = self.utc_bounds()
-        clauses = [column >= start, column < end]
-        clauses += [getattr(Response, k) == v for k, v in self.filters.items() if k in BREAKDOWNS and v]
-        return clauses
 
 
 def daily_sums(scope: Scope) -> dict[date, dict]:
@@ -226,39 +195,6 @@ def comment_themes(scope: Scope, total: dict, quotes: int = 2) -> dict:
     return {"comments": total.get("comments", 0), "themes": themes}
 
 
-_themes_cache: dict[tuple, tuple[float, list[dict]]] = {}
-THEMES_CACHE_SECONDS = 300
-
-
-def cached_themes(scope: Scope, period: str, comments: int) -> list[dict]:
-    """Clustering the recent comments costs seconds whatever the data's size: the result is kept
-    per scope for a few minutes, and recomputed as soon as the scope's comment count changes."""
-    key = (scope.date_from, scope.date_to, tuple(sorted(scope.breakdown_filters.items())), period, comments)
-    now = time.monotonic()
-    hit = _themes_cache.get(key)
-    if hit is None or now - hit[0] > THEMES_CACHE_SECONDS:
-        if len(_themes_cache) > 256:
-            _themes_cache.clear()
-        hit = _themes_cache[key] = (now, discovered_themes(scope, period))
-    return hit[1]
-
-
-def discovered_themes(scope: Scope, period: str) -> list[dict]:
-    """Themes discovered in the scope's most recent comments (reports.textmining)."""
-    from reports.textmining import SAMPLE, Comment, discover
-    from tickets.models import Customer
-
-    rows = db.session.execute(
-        select(Answer.value_text, Response.completed_at, Customer.name)
-        .join(Response, Answer.response_id == Response.id)
-        .outerjoin(Customer, Response.customer_id == Customer.id)
-        .where(Answer.question_key == "comment", Answer.value_text.is_not(None), *scope.where())
-        .order_by(Response.completed_at.desc()).limit(SAMPLE))
-    comments = [Comment(text, at, (name,) if name else ()) for text, at, name in rows]
-    shift = timedelta(hours=scope.offset_hours)
-    return discover(comments, lambda at: period_of((at + shift).date(), period))
-
-
 # ---- the report ------------------------------------------------------------------------------
 
 def concurrently(scans: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -289,11 +225,11 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     total: dict = {}
     for values in days.values():
         _add(total, values)
-    scans = {"discovered": lambda: cached_themes(scope, period, total.get("comments", 0)),
-             "scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
+    scans = {"scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
     if with_breakdowns:
         scans["breakdowns"] = lambda: breakdowns(scope)
     results = concurrently(scans)
+    themes, themes_source = stored_themes(scope, period)  # computed by the scheduler, never here
     head = headline(total)
     dims = dimensions(total)
     weights = relative_weights(total)
@@ -316,7 +252,8 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "comment_themes": comment_themes(scope, total),
         "breakdowns": results.get("breakdowns", {}),
         "r_squared": weights[1] if weights else None,
-        "themes": results["discovered"],
+        "themes": themes,
+        "themes_source": themes_source,
         "scorecards": results["scorecards"]["agent"],
         "team_scorecards": results["scorecards"]["region"],
         "sample": {"csat_n": head["csat"]["n"], "nps_n": total.get("nps_n", 0), "si_n": total.get("si_n", 0)},

@@ -96,3 +96,19 @@ def _rollup_table(name: str, measures: list[str] | tuple[str, ...]) -> Table:
 response_rollups = _rollup_table("response_rollups", response_measures())
 # Invitations per local day of sent_at and breakdown: sent, failed after sending, completed.
 invitation_rollups = _rollup_table("invitation_rollups", INVITATION_MEASURES)
+
+
+class ThemeSnapshot(db.Model):
+    """Discovered comment themes of one scope (local dates and filters), computed by the
+    scheduler (reports.stored_themes): clustering costs seconds, so requests only read these.
+    themes_json is NULL while a scope someone asked for waits for the next run."""
+    __tablename__ = "theme_snapshots"
+    __table_args__ = (UniqueConstraint("date_from", "date_to", "filter_key", name="uq_theme_snapshots_scope"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date_from: Mapped[date]
+    date_to: Mapped[date]
+    filter_key: Mapped[str] = mapped_column(String(300), default="")  # "region=北京", "" for no filter
+    comments: Mapped[int] = mapped_column(default=0)  # the scope's comment count when computed
+    themes_json: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime | None]
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,27 +14,14 @@ from core.i18n import SUPPORTED, in_locale
 from core.labels import label
 from core.settings import get_rules
 from core.timeutil import to_local
-from reports.figures import compute_report
+from reports.figures import Scope, compute_report
 from reports.models import GeneratedReport
 from reports.pdf import render_pdf
+from reports.periods import previous_month, previous_quarter, previous_year
+from reports.stored_themes import compute_scope
 
 LOCALE = "zh-CN"  # the archive always holds this language
 KINDS = ("monthly", "quarterly", "annual")
-
-
-def previous_month(today: date) -> tuple[date, date]:
-    end = today.replace(day=1) - timedelta(days=1)
-    return end.replace(day=1), end
-
-
-def previous_quarter(today: date) -> tuple[date, date]:
-    first_month = 3 * ((today.month - 1) // 3) + 1
-    end = today.replace(month=first_month, day=1) - timedelta(days=1)
-    return end.replace(month=3 * ((end.month - 1) // 3) + 1, day=1), end
-
-
-def previous_year(today: date) -> tuple[date, date]:
-    return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
 
 
 def parse_recipient(line: str) -> tuple[str, str]:
@@ -57,6 +44,8 @@ def recipients(kind: str, rules: dict) -> dict[str, list[str]]:
 
 def generate_report(kind: str, date_from: date, date_to: date, period: str, locale: str = LOCALE,
                     user_id: int | None = None) -> GeneratedReport:
+    if kind != "adhoc":  # the scheduler's: its own themes, computed here off the request path
+        compute_scope(Scope(date_from, date_to))
     figures = compute_report(date_from, date_to, period, locale=locale)
     report = GeneratedReport(kind=kind, period=period, date_from=date_from, date_to=date_to, locale=locale,
                              pdf=render_pdf(figures, locale),

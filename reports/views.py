@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -27,9 +26,10 @@ from core.db import db, utcnow
 from core.export import csv_response, xlsx_response
 from core.i18n import current_locale
 from core.labels import choices
-from reports.figures import BREAKDOWNS, compute_report
+from reports.figures import BREAKDOWNS, Scope, compute_report
 from reports.models import GeneratedReport
 from reports.present import present
+from reports.stored_themes import default_range, request_scope
 from surveys.models import CHANNELS
 from surveys.models import Response as SurveyResponse
 from tickets.models import TICKET_KINDS
@@ -63,12 +63,11 @@ class ReportFilter(FlaskForm):
 
 
 def _filter_form() -> ReportFilter:
-    today = utcnow().date()
     args = request.args.to_dict()
-    # This month and the two before it: recent, and never a range that starts long before the data.
-    start = (today.replace(day=1) - timedelta(days=32)).replace(day=1)
-    args.setdefault("date_from", (start - timedelta(days=1)).replace(day=1).isoformat())
-    args.setdefault("date_to", today.isoformat())
+    # Recent months, and never a range that starts long before the data.
+    date_from, date_to = default_range(utcnow().date())
+    args.setdefault("date_from", date_from.isoformat())
+    args.setdefault("date_to", date_to.isoformat())
     return ReportFilter(formdata=MultiDict(args))
 
 
@@ -94,6 +93,8 @@ def _report_from_request() -> tuple[ReportFilter, dict | None]:
 def dashboard():
     form, report = _report_from_request()
     _offer_known_values(form)
+    if report and not (report["themes_source"] or {}).get("exact"):
+        request_scope(Scope(form.date_from.data, form.date_to.data, form.filters()))  # for the next scheduler run
     view = present(report, current_locale(), fast_charts=True) if report else None
     query = {k: v for k, v in request.args.items()}
     return render_template("reports/dashboard.html", form=form, r=report, v=view, query=query), 200 if report else 400
@@ -127,7 +128,6 @@ def export_figures(fmt: str):
 
 
 def response_rows(form: ReportFilter):
-    from reports.figures import Scope
     from surveys.models import DIMENSIONS
 
     keys = ["overall", *DIMENSIONS, "nps", "resolved", "callback", "comment"]

@@ -10,7 +10,8 @@ from sqlalchemy import insert, select
 
 from core.db import db
 from reports import rollups
-from reports.figures import compute_report
+from reports.figures import Scope, compute_report
+from reports.stored_themes import compute_scope
 from surveys.models import Response
 from surveys.services import latest_version
 from tests.conftest import csrf_token, login, post_form
@@ -272,6 +273,8 @@ def test_report_carries_discovered_themes(ctx):
     db.session.execute(sql_insert(Answer), [{"response_id": rid, "question_key": "comment", "value_text": text,
                                              "answered_at": JUNE} for rid, (_t, text) in zip(ids, comments, strict=True)])
     rollups.rebuild()  # the comments came after the responses were counted: count them again
+    db.session.commit()
+    compute_scope(Scope(date(2026, 6, 1), date(2026, 6, 30)))  # the scheduler's work
     db.session.commit()
     themes = june_report()["themes"]
     assert sum(t["n"] for t in themes) == len(comments)
