@@ -132,11 +132,13 @@ def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: A
     return result
 
 
+_TASK_COLUMNS = {c.name: None for c in CallbackTask.__table__.columns}
+
+
 def _task_json(row: dict[str, Any], external_id: str) -> dict[str, Any]:
     """What the task.created webhook says of a task: CallbackTask.as_json, as `create_task`
     publishes it, read from the row (an ORM object per task would cost more than the rest)."""
-    fields = {c.name: None for c in CallbackTask.__table__.columns}
-    return CallbackTask.as_json(SimpleNamespace(**{**fields, **row, "tier": 1,
+    return CallbackTask.as_json(SimpleNamespace(**{**_TASK_COLUMNS, **row, "tier": 1,
                                                    "ticket": SimpleNamespace(external_id=external_id)}))
 
 
