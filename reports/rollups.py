@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -67,6 +68,7 @@ GRAINS: dict[int, tuple[str, ...]] = {0: (), 1: ("channel",), 2: ("ticket_kind",
                                       8: ("agent",), 15: ROLLUP_KEYS}
 # The reporting time zone has no daylight saving (since 1991), so one offset maps UTC to its days.
 OFFSET_HOURS = ZoneInfo(DEFAULT_TZ).utcoffset(datetime(2000, 1, 1)).total_seconds() / 3600
+OFFSET = timedelta(hours=OFFSET_HOURS)
 
 
 # Inline literals, not parameters: PostgreSQL matches GROUP BY expressions textually.
@@ -222,6 +224,126 @@ def rebuild(conn: Connection | None = None) -> None:
     for measure, state in INVITATION_STATES.items():
         where = [Invitation.state == state] if state else []
         run.execute(_upsert(invitation_rollups, dialect, _invitation_source(measure, where), 1, Invitation.sent_at))
+
+
+# ---- bulk: sums computed in Python -------------------------------------------------------------
+# The bulk import knows every figure of the rows it writes, so it sums them per chunk itself and
+# upserts each rollup row once, instead of reading back thousands of rows it has just written.
+# response_values mirrors response_expressions row by row (tests/test_rollups.py proves the
+# result equals a rebuild from the raw rows).
+
+def response_values(figures: dict[str, Any], comment: str | None) -> dict[str, float]:
+    """One completed response's contribution to every response measure (`figures`: its figure
+    columns; `comment`: its stored `comment` answer)."""
+    y, si, nps, resolved = figures["overall"], figures["satisfaction_index"], figures["nps"], figures["resolved"]
+    out = {"n": 1, "si_n": si is not None, "si_sum": si or 0.0, "si_sq": (si or 0.0) ** 2,
+           "overall_n": y is not None, "top2": y is not None and y >= 4,
+           "nps_n": nps is not None, "promoters": nps is not None and nps >= 9,
+           "detractors": nps is not None and nps <= 6,
+           "resolved_n": resolved is not None, "resolved_yes": resolved is True,
+           **comment_values(comment)}
+    for d in DIMENSIONS:
+        x = figures[d]
+        both = x is not None and y is not None
+        out.update({f"{d}_n": x is not None, f"{d}_sum": x or 0, f"{d}_sq": (x or 0) ** 2, f"{d}_pn": both,
+                    f"{d}_px": x if both else 0, f"{d}_py": y if both else 0, f"{d}_pxx": x * x if both else 0,
+                    f"{d}_pyy": y * y if both else 0, f"{d}_pxy": x * y if both else 0})
+    complete = all(figures[v] is not None for v in VARIABLES)
+    out["cc_n"] = complete
+    for i, a in enumerate(VARIABLES):
+        out[f"cc_{a}"] = figures[a] if complete else 0
+        for b in VARIABLES[i:]:
+            out[f"cc_{a}__{b}"] = figures[a] * figures[b] if complete else 0
+    return {name: float(value) for name, value in out.items()}
+
+
+def response_vector(figures: dict[str, Any], comment: str | None) -> list[float]:
+    """response_values in the order of the table's measure columns (what add_summed takes)."""
+    values = response_values(figures, comment)
+    return [values[m] for m in RESPONSE_MEASURES]
+
+
+def comment_values(comment: str | None) -> dict[str, int]:
+    """The measures a comment adds: counted, and each theme whose words it holds."""
+    lowered = comment.lower() if comment is not None else ""
+    return {"comments": comment is not None,
+            **{f"theme_{theme}": comment is not None and any(w.lower() in lowered for w in words)
+               for theme, words in THEMES.items()}}
+
+
+RESPONSE_MEASURES = [c.name for c in response_rollups.columns if c.name not in ("id", "grain", "day", *ROLLUP_KEYS)]
+COMMENT_COLUMNS = [RESPONSE_MEASURES.index(m) for m in comment_values(None)]  # where a free-text comment adds
+
+
+def day_of(moment: datetime) -> date:
+    """The local day (DEFAULT_TZ) of a naive-UTC moment, as local_day computes it in SQL."""
+    return (moment + OFFSET).date()
+
+
+def add_summed(keys: Sequence[tuple[date, str, str, str, str]], values: np.ndarray) -> None:
+    """Adds responses to the rollups from Python: `keys[i]` is response i's (local day, channel,
+    ticket kind, region, agent), `values[i]` its response_vector. Every grain's rows are summed
+    here and upserted in one statement."""
+    if not len(keys):
+        return
+    finest: dict[tuple, int] = {}
+    codes = [finest.setdefault(k, len(finest)) for k in keys]
+    sums = _sum_by(np.asarray(codes), values)
+    groups = list(finest)
+    # Each key column as small integers, so a grain's groups are found by numpy, not per row.
+    coded = np.array([list(map({v: i for i, v in enumerate(set(column))}.__getitem__, column))
+                      for column in zip(*groups, strict=True)], dtype=np.int64)
+    radix = [int(c.max()) + 1 for c in coded]
+    rows: list[tuple[tuple, np.ndarray]] = []
+    for grain, grouped in GRAINS.items():
+        kept = [0, *(1 + i for i, k in enumerate(ROLLUP_KEYS) if k in grouped)]  # the day, then the keys
+        combined = np.zeros(len(groups), dtype=np.int64)
+        for i in kept:
+            combined = combined * radix[i] + coded[i]
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        grain_keys = [tuple(key[i] if i in kept else "" for i in range(1 + len(ROLLUP_KEYS)))
+                      for key in map(groups.__getitem__, first.tolist())]
+        rows.append((grain, grain_keys, _sum_by(inverse.ravel(), sums)))
+    _upsert_summed(rows)
+
+
+def _sum_by(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Row i of the result sums the rows of `values` whose code is i (codes 0..k-1, each used)."""
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    return np.add.reduceat(values[order], starts, axis=0)
+
+
+def _upsert_summed(grains: list[tuple[int, list[tuple], np.ndarray]]) -> None:
+    from core.bulk import copy_lines, copy_text, execute_many  # the bulk writers
+
+    whole = [i for i, m in enumerate(RESPONSE_MEASURES) if m not in FLOAT_MEASURES]
+    fractional = [i for i, m in enumerate(RESPONSE_MEASURES) if m in FLOAT_MEASURES]
+    measures = [RESPONSE_MEASURES[i] for i in whole + fractional]
+    columns = ["grain", "day", *ROLLUP_KEYS, *measures]
+    names = ", ".join(columns)
+    conflict = f"ON CONFLICT (grain, day, {', '.join(ROLLUP_KEYS)}) DO UPDATE SET " + ", ".join(
+        f"{m} = response_rollups.{m} + excluded.{m}" for m in measures)
+
+    def rows():  # (grain, day, keys, whole sums, fractional sums)
+        for grain, keys, sums in grains:
+            numbers = zip(sums[:, whole].round().astype(np.int64).tolist(), sums[:, fractional].tolist(), strict=True)
+            for (day, *key), (ints, floats) in zip(keys, numbers, strict=True):
+                yield grain, day.isoformat(), key, ints, floats
+
+    if _dialect(None) == "postgresql":
+        # COPY into a scratch table, then one upsert in key order (as _grouped: no deadlock).
+        tab = "\t"
+        db.session.execute(text(f"CREATE TEMP TABLE summed AS SELECT {names} FROM response_rollups WITH NO DATA"))
+        copy_lines("summed", columns, (f"{grain}\t{day}\t{tab.join(map(copy_text, key))}\t"
+                                       f"{tab.join(map(str, ints + floats))}\n"
+                                       for grain, day, key, ints, floats in rows()))
+        db.session.execute(text(f"INSERT INTO response_rollups ({names}) SELECT {names} FROM summed "
+                                f"ORDER BY grain, day, {', '.join(ROLLUP_KEYS)} {conflict}"))
+        db.session.execute(text("DROP TABLE summed"))
+        return
+    execute_many(f"INSERT INTO response_rollups ({names}) VALUES ({', '.join('?' * len(columns))}) {conflict}",
+                 ((grain, day, *key, *ints, *floats) for grain, day, key, ints, floats in rows()))
 
 
 # ---- reading -----------------------------------------------------------------------------------

@@ -1,38 +1,42 @@
 """`import-responses FILE.csv` (SPEC "CSV for import-responses"): historical or offline answers.
-Rows are validated one by one, then written CHUNK at a time (COPY on PostgreSQL) in one
-transaction per chunk: a bad row is reported by its line and skipped, never half a response."""
+Rows are validated one by one, then written CHUNK at a time in one transaction per chunk (COPY
+in text format on PostgreSQL, one executemany on SQLite), the chunk's rollup sums added in
+Python: a bad row is reported by its line and skipped, never half a response.
+
+What keeps the cost per row low: a file repeats the same few combinations of closed-question
+cells a million times, so each combination (a `_Pattern`) is parsed, checked against skip logic,
+turned into figures, rollup sums and the text of its answer rows once; a row then costs its CSV
+parsing, its own cells (date, respondent, free text) and a few string operations."""
 from __future__ import annotations
 
+import json
+import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from core.bulk import in_values, insert_tuples, reserve_ids
-from core.csvimport import HeaderError, ImportReport, chunks, rows
-from core.db import db, utcnow
+from core.bulk import copy_lines, copy_text, execute_many, in_values, reserve_ids
+from core.csvimport import HeaderError, ImportReport, chunks, records
+from core.db import db, is_postgres, utcnow
+from core.events import publish_serialised
 from core.settings import get_rule
 from core.text import has_control
 from core.timeutil import parse_iso
-from surveys.definition import AnswerError, Definition, condition_keys
-from surveys.feed import current_feed_stamp
-from surveys.models import CHANNELS, Answer, QuestionnaireVersion, Response
+from surveys.definition import AnswerError, Definition, Question, condition_keys
+from surveys.feed import EVENT_FIGURES, current_feed_stamp
+from surveys.models import CHANNELS, QuestionnaireVersion, Response
 from surveys.services import definition_of, figures, latest_version
 from tickets.models import TICKET_KINDS
 
 META = ("respondent", "channel", "answered_at", "ticket_kind", "region", "agent")
 FUTURE_SLACK = timedelta(minutes=10)  # clocks differ a little between systems
-
-
-@dataclass
-class _Good:
-    line: int
-    row: dict[str, str]
-    answered_at: datetime
-    answers: dict[str, Any]
+RESPONSE_COLUMNS = ("id", "version_id", "channel", "respondent", "ticket_kind", "region", "agent",
+                    "started_at", "completed_at", "progress", "feed_seq")
+ANSWER_COLUMNS = ("response_id", "question_key", "value_num", "value_text", "answered_at")
 
 
 def _answered_at(value: str, errors: list[str], now: datetime) -> datetime | None:
@@ -48,70 +52,6 @@ def _answered_at(value: str, errors: list[str], now: datetime) -> datetime | Non
     return answered
 
 
-class _Cells:
-    """Reads a row's cells as answers. A file repeats the same few values of its closed
-    questions a million times: what each cell means, and which questions skip logic shows for
-    a set of answers, is worked out once and remembered (up to a bound, against odd files)."""
-
-    BOUND = 1000
-
-    def __init__(self, definition: Definition):
-        self.definition = definition
-        self.meanings: dict[str, dict[str, Any]] = {q.key: {} for q in definition.questions if q.type != "text"}
-        self.deciding = sorted({k for q in definition.questions for k in condition_keys(q.show_if)})
-        self.shown: dict[tuple, frozenset[str]] = {}
-
-    def parse(self, question, cell: str) -> Any:
-        meanings = self.meanings.get(question.key)
-        if meanings is None:
-            return question.parse(cell)
-        if cell not in meanings:
-            try:
-                meaning = question.parse(cell)
-            except AnswerError as exc:
-                meaning = exc
-            if len(meanings) >= self.BOUND:
-                meanings.clear()
-            meanings[cell] = meaning
-        if isinstance(meanings[cell], AnswerError):
-            raise meanings[cell]
-        return meanings[cell]
-
-    def visible(self, answers: dict[str, Any]) -> frozenset[str]:
-        key = tuple(answers.get(k) for k in self.deciding)
-        if key not in self.shown:
-            if len(self.shown) >= self.BOUND:
-                self.shown.clear()
-            self.shown[key] = frozenset(q.key for q in self.definition.visible(answers))
-        return self.shown[key]
-
-
-def _row_errors(row: dict[str, str], cells: _Cells, now: datetime
-                ) -> tuple[datetime | None, dict[str, Any], list[str]]:
-    errors, answers = [], {}
-    if row["channel"] not in CHANNELS:
-        errors.append(f"channel must be one of {'|'.join(CHANNELS)}")
-    if row["ticket_kind"] and row["ticket_kind"] not in TICKET_KINDS:
-        errors.append(f"ticket_kind must be one of {'|'.join(TICKET_KINDS)}")
-    answered_at = _answered_at(row["answered_at"], errors, now)
-    for name in ("respondent", "region", "agent"):
-        if len(row[name]) > 64:
-            errors.append(f"{name} is longer than 64 characters")
-        elif has_control(row[name]):
-            errors.append(f"{name} contains control characters")
-    for question in cells.definition.questions:
-        try:
-            value = cells.parse(question, row.get(question.key, ""))
-        except AnswerError as exc:
-            errors.append(f"{question.key}: {_describe(exc)}")
-            continue
-        if value is None and question.required:
-            errors.append(f"{question.key} is required")
-        elif value is not None:
-            answers[question.key] = value
-    return answered_at, answers, errors
-
-
 def _describe(exc: AnswerError) -> str:
     if exc.code == "range":
         return f"must be a whole number from {exc.params['low']} to {exc.params['high']}"
@@ -119,36 +59,150 @@ def _describe(exc: AnswerError) -> str:
             "length": f"is longer than {exc.params.get('max')} characters"}.get(exc.code, "is not valid")
 
 
-def _validated(chunk: list[tuple[int, dict[str, str]]], cells: _Cells,
-               report: ImportReport) -> list[_Good]:
-    good, now = [], utcnow()
-    for line, row in chunk:
-        if "__error__" in row:
-            report.reject(line, row["__error__"])
-            continue
-        answered_at, answers, errors = _row_errors(row, cells, now)
-        if errors:
-            report.reject(line, "; ".join(errors))
-            continue
-        visible = cells.visible(answers)  # skip logic, as on completion
-        good.append(_Good(line, row, answered_at, {k: v for k, v in answers.items() if k in visible}))
-    return good
+def _parse(order: int, question: Question, cell: str, errors: list[tuple[int, str]]) -> Any:
+    """The cell's value (None: not answered); a bad or missing required one goes to `errors`
+    with the question's place, so messages come in questionnaire order."""
+    try:
+        value = question.parse(cell)
+    except AnswerError as exc:
+        errors.append((order, f"{question.key}: {_describe(exc)}"))
+        return None
+    if value is None and question.required:
+        errors.append((order, f"{question.key} is required"))
+    return value
+
+
+def _answer_items(answers: dict[str, Any]) -> list[tuple[str, float | None, str | None]]:
+    """(question key, value_num, value_text) of each stored answer, as the live path stores them."""
+    return [(k, float(v), None) if isinstance(v, int | float) else (k, None, str(v)) for k, v in answers.items()]
+
+
+class _Pattern:
+    """One combination of closed-question cells, read once: its errors, or the answers skip
+    logic keeps, their figures, rollup sums, and its answer rows as COPY text (`{0}` the
+    response id, `{1}` the moment) or as tuples for SQLite."""
+
+    __slots__ = ("errors", "visible", "items", "figures", "values", "copy_figures", "copy_answers", "event")
+
+    def __init__(self, definition: Definition, closed: list[tuple[int, Question]], cells: tuple[str, ...]):
+        from reports.rollups import response_vector  # reports builds on surveys
+        self.errors: list[tuple[int, str]] = []
+        answers = {}
+        for (order, question), cell in zip(closed, cells, strict=True):
+            value = _parse(order, question, cell, self.errors)
+            if value is not None:
+                answers[question.key] = value
+        self.visible = frozenset(q.key for q in definition.visible(answers))  # skip logic, as on completion
+        kept = {k: v for k, v in answers.items() if k in self.visible}
+        self.items = _answer_items(kept)
+        self.figures = figures(definition, kept)
+        self.values = response_vector(self.figures, kept.get("comment"))
+        self.copy_figures = "\t".join(_copy_value(v) for v in self.figures.values())
+        # response.completed's data after the row's own fields (surveys.feed.response_event's shape)
+        self.event = json.dumps({k: self.figures[k] for k in EVENT_FIGURES})[1:]
+        self.copy_answers = "".join(
+            f"{{0}}\t{_braces(copy_text(k))}\t{_copy_value(num)}\t{_braces(_copy_value(text))}\t{{1}}\n"
+            for k, num, text in self.items)
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return copy_text(str(value))
+
+
+def _braces(value: str) -> str:
+    return value.replace("{", "{{").replace("}", "}}")
+
+
+class _Good(NamedTuple):
+    line: int
+    respondent: str
+    cells: list[str]
+    answered_at: datetime
+    pattern: _Pattern
+    texts: list[tuple[str, str]]  # the free-text answers skip logic keeps
+
+
+class _Reader:
+    """Validates rows (lists of cells in the header's order) with the same rules and messages
+    as one-by-one entry; remembers up to BOUND patterns (against odd files)."""
+
+    BOUND = 20_000
+
+    def __init__(self, definition: Definition, header: list[str]):
+        place = {name: i for i, name in enumerate(header)}
+        self.definition = definition
+        self.meta = operator.itemgetter(*(place[m] for m in META))
+        deciding = {k for q in definition.questions for k in condition_keys(q.show_if)}
+        absent = len(header)  # a question without a column reads the "" appended to each row
+        self.closed, self.free, positions = [], [], []
+        for order, q in enumerate(definition.questions):
+            if q.type != "text" or q.key in deciding:
+                self.closed.append((order, q))
+                positions.append(place.get(q.key, absent))
+            else:  # free text: different in every row, read per row
+                self.free.append((order, q, place.get(q.key, absent)))
+        self.key = operator.itemgetter(*positions, absent)  # a tuple whatever the count
+        self.patterns: dict[tuple[str, ...], _Pattern] = {}
+
+    def pattern(self, cells: list[str]) -> _Pattern:
+        key = self.key(cells)
+        found = self.patterns.get(key)
+        if found is None:
+            if len(self.patterns) >= self.BOUND:
+                self.patterns.clear()
+            found = self.patterns[key] = _Pattern(self.definition, self.closed, key[:-1])
+        return found
+
+    def validated(self, chunk: list[tuple[int, list[str] | str]], report: ImportReport) -> list[_Good]:
+        good, now = [], utcnow()
+        for line, cells in chunk:
+            if isinstance(cells, str):
+                report.reject(line, cells)
+                continue
+            cells.append("")
+            respondent, channel, answered, kind, region, agent = self.meta(cells)
+            errors = []
+            if channel not in CHANNELS:
+                errors.append(f"channel must be one of {'|'.join(CHANNELS)}")
+            if kind and kind not in TICKET_KINDS:
+                errors.append(f"ticket_kind must be one of {'|'.join(TICKET_KINDS)}")
+            answered_at = _answered_at(answered, errors, now)
+            for name, value in (("respondent", respondent), ("region", region), ("agent", agent)):
+                if len(value) > 64:
+                    errors.append(f"{name} is longer than 64 characters")
+                elif has_control(value):
+                    errors.append(f"{name} contains control characters")
+            pattern = self.pattern(cells)
+            wrong, texts = list(pattern.errors), []
+            for order, question, position in self.free:
+                value = _parse(order, question, cells[position], wrong)
+                if value is not None and question.key in pattern.visible:
+                    texts.append((question.key, value))
+            if errors or wrong:
+                report.reject(line, "; ".join(errors + [message for _, message in sorted(wrong)]))
+                continue
+            good.append(_Good(line, respondent, cells, answered_at, pattern, texts))
+        return good
 
 
 def _without_duplicates(good: list[_Good], report: ImportReport) -> list[_Good]:
     """One response per respondent and moment: a repeat within the chunk or of a stored
     response (an earlier chunk, an earlier import) is refused. Anonymous rows are not compared."""
-    keys = {(g.row["respondent"], g.answered_at) for g in good if g.row["respondent"]}
+    keys = {(g.respondent, g.answered_at) for g in good if g.respondent}
     stored = set(db.session.execute(
         select(Response.respondent, Response.completed_at)
         .where(in_values(Response.respondent, {r for r, _ in keys})))) if keys else set()
     first: dict[tuple[str, datetime], int] = {}
     kept = []
     for g in good:
-        key = (g.row["respondent"], g.answered_at)
-        if g.row["respondent"] and key in stored:
+        key = (g.respondent, g.answered_at)
+        if g.respondent and key in stored:
             report.reject(g.line, "a response of this respondent at this answered_at is already stored")
-        elif g.row["respondent"] and key in first:
+        elif g.respondent and key in first:
             report.reject(g.line, f"repeats line {first[key]} (same respondent and answered_at)")
         else:
             first.setdefault(key, g.line)
@@ -156,35 +210,79 @@ def _without_duplicates(good: list[_Good], report: ImportReport) -> list[_Good]:
     return kept
 
 
-RESPONSE_COLUMNS = ("id", "version_id", "channel", "respondent", "ticket_kind", "region", "agent",
-                    "started_at", "completed_at", "progress", "feed_seq")
-ANSWER_COLUMNS = ("response_id", "question_key", "value_num", "value_text", "answered_at")
+class _Writer:
+    """Writes chunks of validated rows: responses, answers and rollup sums."""
+
+    def __init__(self, version: QuestionnaireVersion, definition: Definition, reader: _Reader):
+        self.version_id = version.id
+        self.meta = reader.meta
+        self.figure_columns = tuple(figures(definition, {}))  # the figure columns completion writes
+        self._kinds = {kind: json.dumps(kind or None) for kind in ("", *TICKET_KINDS)}
+
+    def write(self, good: list[_Good]) -> None:
+        ids = reserve_ids(Response.__table__, len(good))
+        stamp = current_feed_stamp()  # the results API serves imports after what it served before
+        if is_postgres():
+            self._copy(good, ids, stamp)
+        else:
+            self._execute(good, ids, stamp)
+        publish_serialised("response.completed", [  # as each completion on the live path does
+            f'{{"response_id": {rid}, "ticket_external_id": null, "completed_at": "{g.answered_at.isoformat()}Z", '
+            f'"channel": "{self.meta(g.cells)[1]}", "ticket_kind": {self._kinds[self.meta(g.cells)[3]]}, {g.pattern.event}'
+            for rid, g in zip(ids, good, strict=True)])
+        self._add_to_rollups(good)
+
+    def _copy(self, good: list[_Good], ids: list[int], stamp: int) -> None:
+        head = f"\t{self.version_id}\t"
+        tail = f"\t0\t{stamp}\t"
+        responses, answers = [], []
+        for rid, g in zip(ids, good, strict=True):
+            respondent, channel, _, kind, region, agent = self.meta(g.cells)
+            when = str(g.answered_at)
+            responses.append(f"{rid}{head}{channel}\t{copy_text(respondent)}\t{kind}\t{copy_text(region)}\t"
+                             f"{copy_text(agent)}\t{when}\t{when}{tail}{g.pattern.copy_figures}\n")
+            answers.append(g.pattern.copy_answers.format(rid, when))
+            for key, value in g.texts:
+                answers.append(f"{rid}\t{copy_text(key)}\t\\N\t{copy_text(value)}\t{when}\n")
+        copy_lines("responses", RESPONSE_COLUMNS + self.figure_columns, responses)
+        copy_lines("answers", ANSWER_COLUMNS, answers)
+
+    def _execute(self, good: list[_Good], ids: list[int], stamp: int) -> None:
+        responses, answers = [], []
+        for rid, g in zip(ids, good, strict=True):
+            respondent, channel, _, kind, region, agent = self.meta(g.cells)
+            when = g.answered_at.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format
+            responses.append((rid, self.version_id, channel, respondent, kind, region, agent, when, when, 0, stamp,
+                              *g.pattern.figures.values()))
+            answers += [(rid, k, num, text, when) for k, num, text in g.pattern.items]
+            answers += [(rid, k, None, text, when) for k, text in g.texts]
+        columns = RESPONSE_COLUMNS + self.figure_columns
+        execute_many(f"INSERT INTO responses ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                     responses)
+        execute_many(f"INSERT INTO answers ({', '.join(ANSWER_COLUMNS)}) VALUES (?, ?, ?, ?, ?)", answers)
+
+    def _add_to_rollups(self, good: list[_Good]) -> None:
+        """The chunk's sums per local day and breakdown, added in the chunk's transaction."""
+        from reports.rollups import COMMENT_COLUMNS, add_summed, comment_values, day_of
+        patterns: dict[_Pattern, int] = {}
+        codes = [patterns.setdefault(g.pattern, len(patterns)) for g in good]
+        values = np.array([p.values for p in patterns])[codes]
+        for i, g in enumerate(good):
+            comment = next((text for key, text in g.texts if key == "comment"), None)
+            if comment is not None:
+                values[i, COMMENT_COLUMNS] = list(comment_values(comment).values())
+        keys = []
+        for g in good:
+            _, channel, _, kind, region, agent = self.meta(g.cells)
+            keys.append((day_of(g.answered_at), channel, kind, region, agent))
+        add_summed(keys, values)
 
 
-def _write(good: list[_Good], version: QuestionnaireVersion, definition: Definition) -> None:
-    ids = reserve_ids(Response.__table__, len(good))
-    stamp = current_feed_stamp()  # the results API serves imports after what it served before
-    figure_columns = tuple(figures(definition, {}))  # the figure columns completion writes
-    responses, answers = [], []
-    for response_id, g in zip(ids, good, strict=True):
-        row, when, figured = g.row, g.answered_at, figures(definition, g.answers)
-        responses.append((response_id, version.id, row["channel"], row["respondent"], row["ticket_kind"],
-                          row["region"], row["agent"], when, when, 0, stamp,
-                          *(figured[k] for k in figure_columns)))
-        answers += [(response_id, key, float(value), None, when) if isinstance(value, int | float)
-                    else (response_id, key, None, str(value), when) for key, value in g.answers.items()]
-    insert_tuples(Response.__table__, RESPONSE_COLUMNS + figure_columns, responses)
-    insert_tuples(Answer.__table__, ANSWER_COLUMNS, answers)
-    from reports.rollups import add_responses  # reports builds on surveys
-    add_responses(ids)  # the report's per-day sums, in the chunk's transaction
-
-
-def _store(good: list[_Good], version: QuestionnaireVersion, definition: Definition,
-           report: ImportReport) -> None:
+def _store(good: list[_Good], writer: _Writer, report: ImportReport) -> None:
     """The chunk in one transaction; if the database refuses it, row by row, so the row it
     refuses is reported by its line and the others still land."""
     try:
-        _write(good, version, definition)
+        writer.write(good)
         db.session.commit()
         report.imported += len(good)
         return
@@ -194,7 +292,7 @@ def _store(good: list[_Good], version: QuestionnaireVersion, definition: Definit
             report.reject(good[0].line, f"the database refused the row: {str(exc.orig).splitlines()[0]}")
             return
     for g in good:
-        _store([g], version, definition, report)
+        _store([g], writer, report)
 
 
 def import_responses_csv(lines: Iterable[str], report: ImportReport | None = None,
@@ -204,16 +302,18 @@ def import_responses_csv(lines: Iterable[str], report: ImportReport | None = Non
     report = report if report is not None else ImportReport()
     version = latest_version(get_rule("questionnaire"))
     definition = definition_of(version)
-    keys = [q.key for q in definition.questions]
-    cells = _Cells(definition)
     try:
-        for chunk in chunks(rows(lines, META, (*META, *keys))):
-            good = _without_duplicates(_validated(chunk, cells, report), report)
-            if good:
-                _store(good, version, definition, report)
-            if progress:
-                progress()
+        header, found = records(lines, META, (*META, *(q.key for q in definition.questions)))
     except HeaderError as exc:
         db.session.rollback()
         report.reject(1, str(exc))
+        return report
+    reader = _Reader(definition, header)
+    writer = _Writer(version, definition, reader)
+    for chunk in chunks(found):
+        good = _without_duplicates(reader.validated(chunk, report), report)
+        if good:
+            _store(good, writer, report)
+        if progress:
+            progress()
     return report
