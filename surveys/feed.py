@@ -75,11 +75,13 @@ def feed_page(after: tuple[int, int, int] | None, since: datetime | None, limit:
     return list(db.session.scalars(query))
 
 
+EVENT_FIGURES = ("overall", "nps", "satisfaction_index", "resolved")  # what `response.completed` carries
+
+
 def response_event(response: Response, ticket_external_id: str | None) -> dict:
     """`response.completed`'s data: ids and figures only (no respondent, no free text), since
     events outlive the retention anonymisation; the full record is the results API's."""
     return {"response_id": response.id, "ticket_external_id": ticket_external_id,
             "completed_at": iso_utc(response.completed_at), "channel": response.channel,
             "ticket_kind": response.ticket_kind or None,
-            "overall": response.overall, "nps": response.nps,
-            "satisfaction_index": response.satisfaction_index, "resolved": response.resolved}
+            **{name: getattr(response, name) for name in EVENT_FIGURES}}

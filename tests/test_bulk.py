@@ -323,3 +323,31 @@ def test_batch_and_import_store_what_the_single_endpoint_stores(app, ctx, client
         (tmp_path / "t.csv").write_text(TICKET_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
         assert f"imported {len(items)} tickets" in run_import(app, "tickets", tmp_path / "t.csv").output
     assert stored_rows() == single
+
+
+def test_import_responses_stores_free_text_exactly_and_reports_bad_cells_by_line(app, ctx, tmp_path):
+    """The bulk writers format rows as text (COPY on PostgreSQL): a comment holding the
+    characters that format escapes must come back as written, and a bad closed cell on one
+    line must not stop the rows around it."""
+    comment = 'tab\there, "quoted"\nnew line \\N back\\slash {0} {braces}'
+    text = (RESPONSE_HEADER
+            + response_row("R1", "2026-10-01T10:00:00+08:00").replace(",\n", ',"' + comment.replace('"', '""') + '"\n')
+            + "R2,web,2026-10-01T11:00:00+08:00,fault,上海,A01,7,5,4,3,4,9,maybe,,\n"   # two bad cells
+            + response_row("R3", "2026-10-01T12:00:00+08:00"))
+    path = tmp_path / "responses.csv"
+    path.write_text(text, encoding="utf-8")
+    result = run_import(app, "responses", path)
+    assert "line 4: overall: must be a whole number from 1 to 5; resolved: must be yes or no" in result.output
+    assert "imported 2 responses, skipped 1 bad row(s)" in result.output, result.output
+    stored = db.session.scalar(select(Answer.value_text).where(Answer.question_key == "comment"))
+    assert stored == comment
+    r3 = db.session.scalar(select(Response).where(Response.respondent == "R3"))
+    assert r3.answer_map() == {"overall": 4, "attitude": 5, "efficiency": 4, "stability": 3, "after_sales": 4,
+                               "nps": 9, "resolved": "yes"}
+    assert (r3.region, r3.agent, r3.ticket_kind, r3.nps, r3.resolved) == ("上海", "A01", "fault", 9, True)
+    # Integrators hear of imported responses as of those completed live (surveys.services).
+    from surveys.feed import response_event
+    announced = {e["response_id"]: e for e in db.session.scalars(
+        select(Event.data).where(Event.type == "response.completed"))}
+    responses = db.session.scalars(select(Response)).all()
+    assert announced == {r.id: response_event(r, None) for r in responses} and len(announced) == 2
