@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from scipy.stats import ttest_ind_from_stats
 from sqlalchemy import and_, case, func, or_, select
 
 from callbacks.models import TASK_KINDS, CallbackTask
@@ -149,6 +148,8 @@ def compare(metric: str, before: Sample, after: Sample) -> dict[str, Any]:
     if metric in PROPORTION_METRICS or metric.startswith("sla:"):
         p_value = two_proportion_p(before.k, before.n, after.k, after.n)
     elif before.variance is not None and after.variance is not None and before.variance + after.variance > 0:
+        # scipy.stats takes 80 MB: loaded by the reports that test an effect, not by every process
+        from scipy.stats import ttest_ind_from_stats
         result = ttest_ind_from_stats(before.value, math.sqrt(before.variance), before.n,
                                       after.value, math.sqrt(after.variance), after.n, equal_var=False)
         p_value = float(result.pvalue) if not math.isnan(result.pvalue) else None
