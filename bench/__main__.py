@@ -1,5 +1,5 @@
 """python -m bench [dispatch] [report] [web] [import_responses] [import_tickets]
-[batch] [--small] (import-tickets with a dash works too): each prints its figures and ratios
+[batch] [dashboard] [--small] (import-tickets with a dash works too): each prints its figures and ratios
 against a baseline measured in the same run. BENCH_DATABASE_URL=postgresql://... runs them on
 PostgreSQL instead of SQLite. `web` includes the ticket intake rate."""
 from __future__ import annotations
@@ -13,10 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 200_000, "copies": 5, "factor": 10}, "web": {},
            "import_responses": {"count": 1_000_000}, "import_tickets": {"count": 1_000_000},
-           "batch": {"count": 100_000}}
+           "batch": {"count": 100_000}, "dashboard": {"customers": 400, "count": 20_000, "copies": 50, "factor": 10}}
 SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 20_000, "copies": 5, "factor": 10}, "web": {"seconds": 3},
          "import_responses": {"count": 20_000}, "import_tickets": {"count": 10_000},
-         "batch": {"count": 5_000}}
+         "batch": {"count": 5_000}, "dashboard": {"customers": 60, "count": 2_000, "copies": 10, "factor": 10}}
 
 
 def main() -> int:
