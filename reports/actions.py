@@ -17,10 +17,11 @@ from callbacks.models import TASK_KINDS, CallbackTask
 from core.db import db, utcnow
 from core.i18n import in_locale
 from core.timeutil import from_local, to_local
-from reports.models import ImprovementAction
+from reports.models import ImprovementAction, response_rollups
 from reports.periods import period_of
+from reports.rollups import sums
 from reports.stats import two_proportion_p
-from surveys.models import DIMENSIONS, Response
+from surveys.models import DIMENSIONS
 
 LOW_SAMPLE = 30
 STATES = ("open", "done", "dropped")
@@ -110,36 +111,29 @@ def _moments(n: int, total: float, squares: float, scale: float = 1.0, shift: fl
 
 
 def measure(metric: str, start: date, end: date) -> Sample:
-    """The metric over local dates [start, end]."""
-    low, high = _utc_bounds(start, end)
-    in_period = and_(Response.completed_at >= low, Response.completed_at < high)
+    """The metric over local dates [start, end]: response metrics from the rollups' sums (exact:
+    a count, a sum and a sum of squares per day), callback SLAs from the tasks."""
     if metric.startswith("sla:"):
+        low, high = _utc_bounds(start, end)
         task = CallbackTask
         judged = or_(task.met_at.is_not(None), task.due_at < utcnow())
         row = db.session.execute(select(
             func.count(), func.sum(case((and_(task.met_at.is_not(None), task.met_at <= task.due_at), 1), else_=0)))
             .where(task.kind == metric[4:], task.due_at >= low, task.due_at < high, judged)).one()
         return _proportion(row[1] or 0, row[0])
+    s = sums(response_rollups, start, end)[0]
     if metric == "csat":
-        row = db.session.execute(select(func.count(Response.overall),
-                                        func.sum(case((Response.overall >= 4, 1), else_=0))).where(in_period)).one()
-        return _proportion(row[1] or 0, row[0])
+        return _proportion(s["top2"], s["overall_n"])
     if metric == "resolution_rate":
-        row = db.session.execute(select(func.count(Response.resolved),
-                                        func.sum(case((Response.resolved.is_(True), 1), else_=0))).where(in_period)).one()
-        return _proportion(row[1] or 0, row[0])
+        return _proportion(s["resolved_yes"], s["resolved_n"])
     if metric == "nps":
-        # Each answer scores +100 (promoter), 0 (passive) or −100 (detractor): NPS is their mean.
-        coded = case((Response.nps >= 9, 1), (Response.nps <= 6, -1), else_=0)
-        row = db.session.execute(select(func.count(Response.nps), func.sum(coded),
-                                        func.sum(coded * coded)).where(in_period, Response.nps.is_not(None))).one()
-        return _moments(row[0], row[1] or 0, row[2] or 0, scale=100)
-    column = Response.satisfaction_index if metric == "satisfaction_index" else getattr(Response, metric.split(":", 1)[1])
-    row = db.session.execute(select(func.count(column), func.sum(column), func.sum(column * column))
-                             .where(in_period)).one()
+        # Each answer scores +100 (promoter), 0 (passive) or −100 (detractor): NPS is their mean;
+        # the codes' sum is promoters − detractors, their squares' sum promoters + detractors.
+        return _moments(s["nps_n"], s["promoters"] - s["detractors"], s["promoters"] + s["detractors"], scale=100)
     if metric == "satisfaction_index":
-        return _moments(row[0], row[1] or 0, row[2] or 0)
-    return _moments(row[0], row[1] or 0, row[2] or 0, scale=25, shift=-1)  # item index = (s − 1) / 4 × 100
+        return _moments(s["si_n"], s["si_sum"], s["si_sq"])
+    d = metric.split(":", 1)[1]
+    return _moments(s[f"{d}_n"], s[f"{d}_sum"], s[f"{d}_sq"], scale=25, shift=-1)  # item index = (s − 1) / 4 × 100
 
 
 def compare(metric: str, before: Sample, after: Sample) -> dict[str, Any]:

@@ -10,18 +10,18 @@ from sqlalchemy import and_, case, func, or_, select
 from callbacks.models import Attempt, CallbackTask
 from complaints.models import CaseStage, ComplaintCase
 from core.db import db, utcnow
+from reports.models import response_rollups
+from reports.rollups import sums
 from reports.stats import hours_summary, pct, percent_interval
-from surveys.models import Response
 from tickets.models import Ticket
 
 
 def resolution_rate(scope) -> dict[str, Any]:
     """% of responses answering `resolved` = yes among those that answered it, with its 95 %
-    Wilson interval."""
-    n, k = db.session.execute(select(func.count(Response.resolved),
-                                     func.sum(case((Response.resolved.is_(True), 1), else_=0)))
-                              .where(*scope.where())).one()
-    return percent_interval(k or 0, n)
+    Wilson interval (from the rollups' sums)."""
+    s = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters,
+             measures=("resolved_n", "resolved_yes"))[0]
+    return percent_interval(s["resolved_yes"], s["resolved_n"])
 
 
 def _ticket_filters(scope) -> list:
