@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -153,3 +155,44 @@ def chunks(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
     iterator, size = iter(items), size or CHUNK
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """The items of `items`, produced by a thread up to `depth` ahead: reading and validating
+    the next chunk (Python work) goes on while the caller waits for the database, which the
+    drivers do without holding the GIL. An exception in `items` reaches the caller; a caller
+    that stops early stops the thread too."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop, end = threading.Event(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put((end, exc))
+
+    thread = threading.Thread(target=produce, name="csv-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -6,7 +6,8 @@ Python: a bad row is reported by its line and skipped, never half a response.
 What keeps the cost per row low: a file repeats the same few combinations of closed-question
 cells a million times, so each combination (a `_Pattern`) is parsed, checked against skip logic,
 turned into figures, rollup sums and the text of its answer rows once; a row then costs its CSV
-parsing, its own cells (date, respondent, free text) and a few string operations."""
+parsing, its own cells (date, respondent, free text) and a few string operations. The next
+chunk is read and validated in a thread while this one is written (core.csvimport.prefetched)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from core.bulk import copy_lines, copy_text, execute_many, in_values, reserve_ids
-from core.csvimport import HeaderError, ImportReport, chunks, records
+from core.csvimport import HeaderError, ImportReport, chunks, prefetched, records
 from core.db import db, is_postgres, utcnow
 from core.events import publish_serialised
 from core.settings import get_rule
@@ -157,11 +158,13 @@ class _Reader:
             found = self.patterns[key] = _Pattern(self.definition, self.closed, key[:-1])
         return found
 
-    def validated(self, chunk: list[tuple[int, list[str] | str]], report: ImportReport) -> list[_Good]:
-        good, now = [], utcnow()
+    def validated(self, chunk: list[tuple[int, list[str] | str]]) -> tuple[list[_Good], list[tuple[int, str]]]:
+        """The chunk's good rows, and (line, why) of its bad ones. Touches no database and no
+        shared state but the patterns, so it runs in the reading thread."""
+        good, bad, now = [], [], utcnow()
         for line, cells in chunk:
             if isinstance(cells, str):
-                report.reject(line, cells)
+                bad.append((line, cells))
                 continue
             cells.append("")
             respondent, channel, answered, kind, region, agent = self.meta(cells)
@@ -183,10 +186,10 @@ class _Reader:
                 if value is not None and question.key in pattern.visible:
                     texts.append((question.key, value))
             if errors or wrong:
-                report.reject(line, "; ".join(errors + [message for _, message in sorted(wrong)]))
+                bad.append((line, "; ".join(errors + [message for _, message in sorted(wrong)])))
                 continue
             good.append(_Good(line, respondent, cells, answered_at, pattern, texts))
-        return good
+        return good, bad
 
 
 def _without_duplicates(good: list[_Good], report: ImportReport) -> list[_Good]:
@@ -310,8 +313,10 @@ def import_responses_csv(lines: Iterable[str], report: ImportReport | None = Non
         return report
     reader = _Reader(definition, header)
     writer = _Writer(version, definition, reader)
-    for chunk in chunks(found):
-        good = _without_duplicates(reader.validated(chunk, report), report)
+    for checked, bad in prefetched(reader.validated(chunk) for chunk in chunks(found)):
+        for line, message in bad:
+            report.reject(line, message)
+        good = _without_duplicates(checked, report)
         if good:
             _store(good, writer, report)
         if progress:

@@ -351,3 +351,24 @@ def test_import_responses_stores_free_text_exactly_and_reports_bad_cells_by_line
         select(Event.data).where(Event.type == "response.completed"))}
     responses = db.session.scalars(select(Response)).all()
     assert announced == {r.id: response_event(r, None) for r in responses} and len(announced) == 2
+
+
+def test_prefetching_hands_on_errors_and_stops_with_its_reader():
+    import threading
+
+    from core.csvimport import prefetched
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("line 7: broken")
+
+    seen = []
+    with pytest.raises(ValueError, match="line 7"):
+        for item in prefetched(failing()):
+            seen.append(item)
+    assert seen == [1, 2]
+    endless = prefetched(iter(range(10**9)))
+    assert [next(endless) for _ in range(3)] == [0, 1, 2]
+    endless.close()  # the reader stops early (an interrupted import): the thread ends with it
+    assert not any(t.name == "csv-prefetch" for t in threading.enumerate())
