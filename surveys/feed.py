@@ -8,9 +8,14 @@ dates. So each completion stamps `feed_seq` with a number that follows commit or
   MAX(feed_seq) + 1 inside the completing transaction is ordered by commit.
 - PostgreSQL: the completing transaction's own id (`pg_current_xact_id()`, 64-bit, never
   wraps). Ids are handed out in order but transactions commit in any order, so readers are
-  only served rows whose transaction id is below the oldest transaction still running
-  (`pg_snapshot_xmin`): every transaction below it has finished, every later one gets a
-  larger id. A row appears once every transaction older than it has ended.
+  only served rows whose transaction id is below the oldest transaction still running that
+  could have written to this database: every transaction below it has finished, every later
+  one gets a larger id. A row appears once every transaction older than it has ended.
+  Transaction ids are shared by every database on the server, so a long transaction in
+  another database (another application, a dump of it) would hold the feed back for as long
+  as it runs if the server-wide `pg_snapshot_xmin` were the bound: running ids that
+  `pg_stat_activity` shows in another database are left out. An id no backend shows (it has
+  just ended, or the role may not see it) still counts, so the bound can only be lower.
 Rows of one transaction share a stamp and are ordered by (completed_at, id), so a day's live
 completions and every import read in SPEC's `completed_at, id` order."""
 from __future__ import annotations
@@ -25,7 +30,14 @@ from core.timeutil import iso_utc
 from surveys.models import QuestionnaireVersion, Response
 
 XACT_ID = literal_column("pg_current_xact_id()::text::bigint")
-OLDEST_RUNNING = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+# Evaluated inside the reading statement, so against the same snapshot as the rows it bounds.
+# backend_xid is the 32-bit form of a running id, hence the modulo.
+OLDEST_RUNNING_HERE = literal_column("""(SELECT coalesce(
+    (SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity AS other
+                         WHERE other.datname <> current_database()
+                           AND other.backend_xid::text::bigint = running::text::bigint % 4294967296)),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint))""")
 
 
 def feed_stamp():
@@ -64,7 +76,7 @@ def feed_page(after: tuple[int, int, int] | None, since: datetime | None, limit:
                       selectinload(Response.version).selectinload(QuestionnaireVersion.questionnaire))
              .order_by(Response.feed_seq, Response.completed_at, Response.id).limit(limit))
     if is_postgres():
-        query = query.where(Response.feed_seq < OLDEST_RUNNING)
+        query = query.where(Response.feed_seq < OLDEST_RUNNING_HERE)
     if after is not None:
         seq, micros, response_id = after
         completed_at = EPOCH + timedelta(microseconds=micros)

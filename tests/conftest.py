@@ -7,9 +7,10 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from app import create_app
-from core.db import db, fresh_postgres_database, utcnow
+from core.db import db, fresh_postgres_database, is_postgres, utcnow
 
 
 def _database_url(tmp_path_factory, worker: str) -> str:
@@ -51,6 +52,16 @@ def app(database_url, tmp_path_factory):
     return app
 
 
+def drop_abandoned_transactions(conn) -> None:
+    """A test that failed while holding a transaction open on its own connection leaves it open
+    (its locks would make every later test wait forever): end such leftovers, and wait for a lock
+    a bounded time so a hang becomes an error that names it."""
+    conn.execute(text("SET LOCAL lock_timeout = '60s'"))
+    conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                      " AND state LIKE 'idle in transaction%'"))
+
+
 @pytest.fixture(autouse=True)
 def clean_db(app):
     """Every test starts from an empty database with the shipped questionnaire imported."""
@@ -60,6 +71,8 @@ def clean_db(app):
 
         tables = [t for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
+            if is_postgres():
+                drop_abandoned_transactions(conn)
             for table in tables:
                 conn.execute(table.delete())
         limiter.reset()

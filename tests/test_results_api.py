@@ -3,7 +3,7 @@ while others are being completed."""
 import threading
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from core.accounts import issue_api_key
 from core.bulk import insert_rows, reserve_ids
@@ -130,20 +130,38 @@ def test_a_late_commit_is_served_after_it_commits(app, ctx, client):
     bulk_completed(3)
     version = latest_version("telecom-default").id
     db.session.commit()
-    late = db.engine.connect()
-    late_tx = late.begin()
-    stamp = late.execute(select(func.coalesce(func.max(Response.feed_seq), 0) + 1)).scalar() \
-        if not is_postgres() else late.execute(select(func.cast(func.pg_current_xact_id(), db.Text))).scalar()
-    late.execute(Response.__table__.insert().values(version_id=version, channel="web", respondent="late",
-                                                    completed_at=utcnow() - timedelta(days=1),
-                                                    feed_seq=int(stamp), started_at=utcnow()))
-    on_time = bulk_completed(2) if is_postgres() else []  # SQLite would wait for the open writer
-    seen, cursor = read_all(client)
-    assert len(seen) == 3  # neither the open one nor (PostgreSQL) the ones committed after it began
-    late_tx.commit()
-    late.close()
+    with db.engine.connect() as late:  # closed even when an assertion fails: never left open
+        late_tx = late.begin()
+        stamp = late.execute(select(func.coalesce(func.max(Response.feed_seq), 0) + 1)).scalar() \
+            if not is_postgres() else late.execute(select(func.cast(func.pg_current_xact_id(), db.Text))).scalar()
+        late.execute(Response.__table__.insert().values(version_id=version, channel="web", respondent="late",
+                                                        completed_at=utcnow() - timedelta(days=1),
+                                                        feed_seq=int(stamp), started_at=utcnow()))
+        on_time = bulk_completed(2) if is_postgres() else []  # SQLite would wait for the open writer
+        seen, cursor = read_all(client)
+        assert len(seen) == 3  # neither the open one nor (PostgreSQL) the ones committed after it began
+        late_tx.commit()
     later, _ = read_all(client, cursor)
     assert len(later) == 1 + len(on_time) and set(on_time) <= set(later)
+
+
+def test_a_transaction_in_another_database_does_not_hold_the_feed_back(app, ctx, client, tmp_path):
+    """Another application's long transaction on the same server (transaction ids are shared by
+    every database on it) must not stop this database's feed."""
+    other_url = (db.engine.url.set(database="postgres") if is_postgres()
+                 else f"sqlite:///{tmp_path / 'other.db'}")
+    other = create_engine(other_url)
+    try:
+        with other.connect() as conn, conn.begin():
+            if is_postgres():
+                conn.execute(select(func.pg_current_xact_id()))  # holds a running transaction id
+            else:
+                conn.execute(text("CREATE TABLE held (id INTEGER)"))  # holds its write lock
+            ids = bulk_completed(3)
+            seen, _ = read_all(client)
+            assert sorted(seen) == sorted(ids)
+    finally:
+        other.dispose()
 
 
 def test_imported_responses_come_in_completed_at_order(app, ctx, client, tmp_path):
