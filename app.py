@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
@@ -53,16 +53,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from core.timeutil import to_local
 
     web.register(app)
+    app.session_interface = web.CapabilitySessions(("/s/",))  # the survey pages (surveys/views.py)
     labels.register(app)
     app.register_blueprint(auth_bp)
     for module in ("surveys.views", "surveys.staff", "tickets.api", "callbacks.views", "channels.views",
                    "channels.webhooks", "reports.views", "reports.analytics_views", "admin.views",
                    "admin.builder", "complaints.views", "complaints.public", "complaints.webhooks",
                    "integrations.api", "integrations.views"):
-        blueprint = __import__(module, fromlist=["bp"]).bp
+        area = __import__(module, fromlist=["bp"])
+        blueprint = area.bp
         app.register_blueprint(blueprint)
         if module in ("tickets.api", "channels.webhooks", "complaints.webhooks", "integrations.api"):
             csrf.exempt(blueprint)  # authenticated by API key / Twilio signature instead
+        if module == "surveys.views":
+            csrf.exempt(area.answer)  # checked against the invitation instead, no session
+            # No limits there (a token is 192 random bits, nothing to guess): the limiter's
+            # per-request lookup of the route's limits is skipped, not just found empty.
+            limiter.request_filter(lambda: request.blueprint == "surveys")
     register_commands(app)
 
     @app.template_filter("local")

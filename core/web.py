@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import text
@@ -107,13 +108,36 @@ def switch_language(code: str):
     return redirect(back if back.startswith(request.host_url) else url_for("core.home"))
 
 
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"),
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "no-referrer"),  # survey tokens live in URLs
+                    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+
+
 def add_security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")  # survey tokens live in URLs
-    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    """Each header unless the view set its own (one pass over the headers: this runs on every
+    response)."""
+    present = {name.lower() for name, _value in response.headers}
+    response.headers.extend([(name, value) for name, value in SECURITY_HEADERS if name.lower() not in present])
     return response
+
+
+class CapabilitySessions(SecureCookieSessionInterface):
+    """The signed-cookie session, except under `prefixes`: pages whose link carries its own
+    capability (a survey token) keep no session, so they neither read nor set the cookie and
+    a staff member's session never reaches them."""
+
+    def __init__(self, prefixes: tuple[str, ...]):
+        self.prefixes = prefixes
+
+    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
+        if request.path.startswith(self.prefixes):
+            return self.session_class()  # empty; never saved, see below
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not request.path.startswith(self.prefixes):
+            super().save_session(app, session, response)
 
 
 def _error_page(status: int):

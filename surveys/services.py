@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
-from core.db import db, utcnow
+from core.db import db, single_read, utcnow
 from core.events import publish
 from surveys.definition import Definition, load_yaml, parse_definition
 from surveys.feed import feed_stamp, response_event
@@ -153,6 +154,12 @@ def definition_of(version: QuestionnaireVersion) -> Definition:
     return _parsed[key]
 
 
+def definition_by_id(version_id: int, checksum: str) -> Definition:
+    """The same, loading the version only when this process has not parsed it yet."""
+    cached = _parsed.get((version_id, checksum))
+    return cached if cached is not None else definition_of(db.session.get(QuestionnaireVersion, version_id))
+
+
 # ---- invitations ----------------------------------------------------------------------------
 
 def new_token() -> str:
@@ -168,21 +175,62 @@ def _by_token(lock: bool):
     return query.with_for_update(of=Invitation) if lock else query  # lock the invitation row only
 
 
+def _check_answerable(state: str | None, expires_at: datetime | None, now: datetime | None) -> None:
+    """SurveyUnavailable(404 / 410) unless an invitation in `state` (None: there is none) can
+    be answered now."""
+    if state is None or state in ("scheduled", "suppressed"):
+        raise SurveyUnavailable(404, "unknown")
+    if state == "completed":
+        raise SurveyUnavailable(410, "used")
+    if state == "expired" or expires_at <= (now or utcnow()):
+        raise SurveyUnavailable(410, "expired")
+
+
+def _plausible(token: str) -> None:
+    if not token or len(token) > 64:
+        raise SurveyUnavailable(404, "unknown")
+
+
 def invitation_for_answering(token: str, now: datetime | None = None, lock: bool = False) -> Invitation:
     """The invitation behind a survey link, or SurveyUnavailable(404 / 410). With `lock`, the
     row is locked until commit, so concurrent answers to one invitation (a double click, two
     tabs) run one after the other and the second sees what the first stored."""
-    now = now or utcnow()
-    if not token or len(token) > 64:
-        raise SurveyUnavailable(404, "unknown")
+    _plausible(token)
     invitation = db.session.scalar(_by_token(lock), {"token": token})
-    if invitation is None or invitation.state in ("scheduled", "suppressed"):
-        raise SurveyUnavailable(404, "unknown")
-    if invitation.state == "completed":
-        raise SurveyUnavailable(410, "used")
-    if invitation.state == "expired" or invitation.expires_at <= now:
-        raise SurveyUnavailable(410, "expired")
+    _check_answerable(invitation and invitation.state, invitation and invitation.expires_at, now)
     return invitation
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """What the first page of a survey needs of an invitation nobody has answered yet."""
+    token: str
+    version_id: int
+    checksum: str
+    locale: str | None
+
+
+@functools.cache
+def _unanswered_query():
+    from tickets.models import Customer
+    return (select(Invitation.state, Invitation.expires_at, Invitation.version_id, QuestionnaireVersion.checksum,
+                   Customer.locale, Response.id.label("response_id"))
+            .join(QuestionnaireVersion, QuestionnaireVersion.id == Invitation.version_id)
+            .join(Customer, Customer.id == Invitation.customer_id)
+            .outerjoin(Response, Response.invitation_id == Invitation.id)
+            .where(Invitation.token == bindparam("token")))
+
+
+def unanswered_invitation(token: str, now: datetime | None = None) -> Unanswered | None:
+    """The invitation behind a survey link as plain values when it has no response yet (the
+    common first visit), None when it has one (load it with invitation_for_answering), or
+    SurveyUnavailable(404 / 410). One query on a connection of its own, outside the ORM
+    session: no objects, no transaction round trips, no write lock on SQLite."""
+    _plausible(token)
+    with db.engine.connect().execution_options(**single_read()) as connection:
+        row = connection.execute(_unanswered_query(), {"token": token}).first()
+    _check_answerable(row and row.state, row and row.expires_at, now)
+    return Unanswered(token, row.version_id, row.checksum, row.locale) if row.response_id is None else None
 
 
 def response_for(invitation: Invitation) -> Response:

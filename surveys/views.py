@@ -1,30 +1,82 @@
-"""The web survey: /s/<token>, one page at a time, saved page by page so it can be resumed."""
+"""The web survey: /s/<token>, one page at a time, saved page by page so it can be resumed.
+
+The token in the link is the customer's capability, so these pages keep no session: no session
+cookie, no login, no CSRF secret in a session. The form's CSRF value is instead an HMAC of the
+invitation token and the page under the app's secret key (`survey_csrf`): a page of another
+invitation, or a forged value, is refused. A language switch is remembered in a cookie that
+only this survey's paths receive."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import generate_csrf
+import functools
+import hashlib
+import hmac
+
+from flask import (
+    Blueprint,
+    abort,
+    after_this_request,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from core.db import db
+from core.i18n import SUPPORTED
 from surveys.forms import PageAnswers
 from surveys.models import Invitation
 from surveys.services import (
     SurveyUnavailable,
+    Unanswered,
     complete_response,
+    definition_by_id,
     definition_of,
     invitation_for_answering,
     response_for,
     save_answers,
+    unanswered_invitation,
 )
 
 bp = Blueprint("surveys", __name__)
 
 
-def _survey_locale(invitation) -> str:
+LANG_COOKIE = "survey_lang"
+
+
+def _survey_locale(token: str, customer_locale: str | None) -> str:
     chosen = request.args.get("lang")
-    if chosen in ("zh-CN", "en"):
-        session[f"survey_lang:{invitation.token}"] = chosen
-    return session.get(f"survey_lang:{invitation.token}") or invitation.customer.locale or "zh-CN"
+    if chosen in SUPPORTED:
+        after_this_request(functools.partial(_remember_language, token=token, locale=chosen))
+        return chosen
+    remembered = request.cookies.get(LANG_COOKIE)
+    return remembered if remembered in SUPPORTED else customer_locale or "zh-CN"
+
+
+def _remember_language(response, token: str, locale: str):
+    # Scoped to this survey's paths (the page and its thanks), for the browser's session only.
+    response.set_cookie(LANG_COOKIE, locale, path=f"/s/{token}", httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+def survey_csrf(token: str, page: int | str) -> str:
+    """The CSRF value of one page of one invitation's survey."""
+    message = f"survey-csrf:{token}:{page}".encode()
+    return hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _check_csrf(token: str) -> None:
+    """Refuses (400, before anything is stored) a POST whose CSRF value is missing or not this
+    invitation's page's."""
+    sent = request.form.get("csrf_token", "")
+    if not sent:
+        raise CSRFError("The CSRF token is missing.")
+    if not hmac.compare_digest(sent, survey_csrf(token, request.form.get("page", ""))):
+        raise CSRFError("The CSRF token is invalid.")
 
 
 def _known_invitation(token: str) -> Invitation | None:
@@ -45,17 +97,21 @@ def _next_page(definition, answers, after: int) -> int | None:
 def _unavailable(exc: SurveyUnavailable, token: str):
     invitation = _known_invitation(token)
     if invitation is not None:  # the invitation's language, not the browser's
-        g.locale = _survey_locale(invitation)
+        g.locale = _survey_locale(token, invitation.customer.locale)
     return render_template("surveys/unavailable.html", reason=exc.reason), exc.status
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
 def answer(token: str):
     try:
+        if request.method == "GET" and (first := unanswered_invitation(token)) is not None:
+            return _first_page(first)
         invitation = invitation_for_answering(token, lock=request.method == "POST")
     except SurveyUnavailable as exc:
         return _unavailable(exc, token)
-    g.locale = _survey_locale(invitation)
+    g.locale = _survey_locale(token, invitation.customer.locale)
+    if request.method == "POST":
+        _check_csrf(token)
     definition = definition_of(invitation.version)
     response = invitation.response
     answers = response.answer_map() if response else {}
@@ -72,10 +128,10 @@ def answer(token: str):
     else:  # every page was submitted but the completion did not land: finish it now
         complete_response(response_for(invitation))
         return redirect(url_for(".thanks", token=token))
-    questions = [q for q in definition.questions if q.page == page]
     if request.method == "GET" and not answers:
-        return _pristine_page(invitation, definition, questions, page)
-    sheet = PageAnswers(definition, questions, g.locale, answers,
+        return _pristine_page(invitation.token, invitation.version_id, invitation.version.checksum, page)
+    questions = [q for q in definition.questions if q.page == page]
+    sheet = PageAnswers(definition, questions, g.locale, answers, meta={"csrf": False},
                         formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
         return render_template("surveys/page.html", **_context(invitation, definition, sheet, page))
@@ -96,22 +152,30 @@ def answer(token: str):
     return redirect(url_for(".answer", token=token, page=next_page))
 
 
+def _first_page(first: Unanswered):
+    """The first visit of a link: no objects loaded, the page from the cache below."""
+    g.locale = _survey_locale(first.token, first.locale)
+    definition = definition_by_id(first.version_id, first.checksum)
+    # With nothing answered the only page to show is the first with a visible question.
+    return _pristine_page(first.token, first.version_id, first.checksum, _next_page(definition, {}, 0))
+
+
 # A page nobody has answered yet is the same for every invitation of a questionnaire version
 # (versions are immutable) but for the token and the CSRF value: render it once per worker.
 _PRISTINE: dict[tuple[int, str, int, str], str] = {}
 TOKEN_MARK, CSRF_MARK = "__HF_TOKEN__", "__HF_CSRF__"
 
 
-def _pristine_page(invitation, definition, questions, page):
+def _pristine_page(token: str, version_id: int, checksum: str, page: int) -> str:
     # the checksum too: a test database reuses ids for other definitions
-    key = (invitation.version_id, invitation.version.checksum, page, g.locale)
+    key = (version_id, checksum, page, g.locale)
     if key not in _PRISTINE:
+        definition = definition_by_id(version_id, checksum)
+        questions = [q for q in definition.questions if q.page == page]
         sheet = PageAnswers(definition, questions, g.locale, {}, meta={"csrf": False})
-        context = _context(invitation, definition, sheet, page)
-        context["invitation"] = _Placeholder(token=TOKEN_MARK)
-        _PRISTINE[key] = render_template("surveys/page.html", csrf_value=CSRF_MARK, **context)
-    html = _PRISTINE[key].replace(TOKEN_MARK, invitation.token).replace(CSRF_MARK, generate_csrf())
-    return html
+        context = _context(_Placeholder(token=TOKEN_MARK), definition, sheet, page)
+        _PRISTINE[key] = render_template("surveys/page.html", **{**context, "csrf_value": CSRF_MARK})
+    return _PRISTINE[key].replace(TOKEN_MARK, token).replace(CSRF_MARK, survey_csrf(token, page))
 
 
 class _Placeholder:
@@ -128,14 +192,14 @@ def _context(invitation, definition, sheet: PageAnswers, page: int) -> dict:
                 form=sheet.form, questions=sheet.questions,
                 page=page, page_number=pages.index(page) + 1, page_count=len(pages),
                 previous_page=max([p for p in pages if p < page], default=None),
-                locale=g.locale)
+                locale=g.locale, csrf_value=survey_csrf(invitation.token, page))
 
 
 @bp.route("/s/<token>/thanks")
 def thanks(token: str):
     invitation = _known_invitation(token)
     if invitation is not None:
-        g.locale = _survey_locale(invitation)
+        g.locale = _survey_locale(token, invitation.customer.locale)
     if invitation is None or invitation.state != "completed":
         abort(404)  # unknown, or not finished yet: nothing to thank for
     return render_template("surveys/thanks.html", invitation=invitation)

@@ -171,3 +171,43 @@ def test_low_score_opens_a_follow_up_callback_due_in_24h(ctx, client):
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json()["database"] == "ok"
+
+
+def test_survey_pages_set_no_session_cookie(ctx, client):
+    """The token is the capability: answering keeps no server session in the browser."""
+    invitation = sent_invitation()
+    token = invitation.token
+    first = client.get(f"/s/{token}")
+    assert first.status_code == 200 and "Set-Cookie" not in first.headers
+    posted = answer_page(client, token, {"overall": "4"})
+    assert posted.status_code == 302 and "Set-Cookie" not in posted.headers
+    resumed = client.get(posted.headers["Location"])
+    assert "第 2 页,共 4 页" in resumed.get_data(as_text=True) and "Set-Cookie" not in resumed.headers
+    # Switching language sets only the language, for this survey's paths.
+    english = client.get(f"/s/{token}?lang=en")
+    assert english.headers.getlist("Set-Cookie") == [f"survey_lang=en; HttpOnly; Path=/s/{token}; SameSite=Lax"]
+    assert client.get_cookie("session") is None
+    assert client.get_cookie("survey_lang", path=f"/s/{token}").value == "en"
+
+
+def test_forged_or_missing_csrf_on_a_survey_post_is_refused_and_stores_nothing(ctx, client):
+    invitation = sent_invitation()
+    other = sent_invitation(id="C-2", phone="+8613800138001")
+    page_one_value = csrf_token(client, f"/s/{invitation.token}")
+    forged = [{},  # missing
+              {"csrf_token": "0" * 64},  # made up
+              {"csrf_token": csrf_token(client, f"/s/{other.token}")},  # another invitation's page
+              {"csrf_token": csrf_token(client, "/login")}]  # a staff session's token
+    for extra in forged:
+        refused = client.post(f"/s/{invitation.token}", data={"overall": "3", "page": "1", **extra})
+        assert refused.status_code == 400
+        assert "表单已过期,请返回并刷新页面后重试。" in refused.get_data(as_text=True)
+    # page 1's value does not answer page 2
+    assert client.post(f"/s/{invitation.token}", data={"attitude": "5", "page": "2",
+                                                        "csrf_token": page_one_value}).status_code == 400
+    assert stored_response(invitation.id) is None
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
+    assert db.session.get(Invitation, invitation.id).state == "sent"
+    # the page's own value is accepted
+    assert answer_page(client, invitation.token, {"overall": "3"}).status_code == 302
+    assert stored_response(invitation.id).answer_map() == {"overall": 3}
