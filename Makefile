@@ -48,6 +48,7 @@ lint: $(STAMP)
 # The benchmarks on SQLite, then on PostgreSQL (BENCH_PG= skips it). About 15 minutes.
 BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/huifang
 bench: install
+	./scripts/system-deps.sh test
 	$(PY) -m bench $(BENCH_ARGS)
 	@if [ -n "$(BENCH_PG)" ]; then ./scripts/postgres-up.sh && BENCH_DATABASE_URL=$(BENCH_PG) $(PY) -m bench $(BENCH_ARGS); fi
 

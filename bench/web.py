@@ -1,89 +1,185 @@
-"""Issue 7: survey page GET and answer POST throughput under a loopback load generator, as a
-ratio to a bare Flask "hello" served the same way (gunicorn, 4 sync workers, same machine,
-same run). Targets: GET >= 50 %, POST >= 30 %. Also the ticket API intake rate."""
+"""Issues 7 and 13: survey page GET and answer POST throughput under `wrk`, as a ratio to a bare
+Flask "hello" served the same way (gunicorn, WORKERS sync workers, same machine, same run).
+Targets: GET >= 50 %, POST >= 30 % of hello. Also the ticket API intake rate.
+
+Both servers run side by side; the runs alternate (hello GET, survey GET, hello POST, survey
+POST, each `seconds` long) for `rounds` rounds, so a change in the machine's load hits every
+figure alike. Every survey GET opens another invitation's first page; every POST answers page 1
+of another invitation with that page's CSRF value (a real answer: a response and an answer row
+are stored). Any socket error or response outside 2xx/3xx counts as an error."""
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import tempfile
 import urllib.parse
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
+from statistics import median
 
 from bench.common import bench_app, line
-from bench.load import Gunicorn, Result, run_load, warm
+from bench.load import Gunicorn, Result
 from core.db import db, utcnow
 
-CONCURRENCY = 16
+WORKERS, THREADS, CONNECTIONS = 4, 2, 16
+SCRIPT = Path(__file__).with_name("requests.lua")
+FORM = "Content-Type: application/x-www-form-urlencoded"
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def _report(label: str, result: Result, baseline: Result | None = None) -> str:
-    text = f"{result.rate:,.0f} req/s, p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms"
-    if result.errors:
-        text += f", {result.errors} ERRORS"
-    if baseline:
-        text += f" = {result.rate / baseline.rate:.0%} of hello"
-    line(label, text)
-    return text
+@dataclass
+class Runs(Result):
+    """The rounds of one target: their sums, and each round's rate and latency percentiles (ms)
+    as wrk reports them (wrk keeps the latencies)."""
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    cpu: float = 0.0  # the server's workers' CPU seconds over the runs
 
 
-def _sessions(port: int, tokens: list[str]) -> list[tuple[str, str, str]]:
-    """A browser's first GET per token: its session cookie and CSRF token (not timed)."""
-    import http.client
-    out = []
-    for token in tokens:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", f"/s/{token}")
-        response = conn.getresponse()
-        cookie = response.getheader("Set-Cookie").split(";")[0]
-        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.read().decode()).group(1)
-        conn.close()
-        out.append((token, cookie, csrf))
-    return out
+class Target:
+    """One kind of request, pre-built into a file that bench/requests.lua walks through."""
+
+    def __init__(self, folder: Path, name: str, server: Gunicorn, lines: list[str]):
+        self.server, self.path, self.start, self.runs = server, folder / f"{name}.tsv", 0, Runs()
+        self.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.size = len(lines)
+
+    def run(self, seconds: float, record: bool = True) -> None:
+        """One wrk run; `record` False warms the workers up (imports, templates, caches) only."""
+        cpu = self.server.cpu_seconds()
+        out = subprocess.run(
+            ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "30s", "--latency",
+             "-s", str(SCRIPT), f"http://127.0.0.1:{self.server.port}", "--", str(self.path), str(self.start),
+             str(THREADS)], capture_output=True, text=True, check=True).stdout
+        done = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+        if not done or "Latency Distribution" not in out:
+            raise RuntimeError(f"wrk's output is not what was expected:\n{out}")
+        count, elapsed = int(done.group(1)), float(done.group(2)) / (1000 if done.group(3) == "ms" else 1)
+        errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+        errors += int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
+        self.start = int(re.search(r"next-start (\d+)", out).group(1))
+        runs = self.runs
+        if not record:  # a warm-up's errors count all the same
+            runs.errors += errors
+            return
+        runs.cpu += self.server.cpu_seconds() - cpu
+        runs.requests, runs.errors, runs.seconds = runs.requests + count, runs.errors + errors, runs.seconds + elapsed
+        runs.rates.append(count / elapsed)
+        for p, into in (("50", runs.p50), ("99", runs.p99)):
+            found = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\b", out, re.M)
+            if not found:
+                raise RuntimeError(f"wrk's output is not what was expected:\n{out}")
+            value, unit = found.groups()
+            into.append(float(value) * UNITS[unit])
 
 
-def run(requests: int = 3000, seconds: float | None = None) -> dict:
+def _line(method: str, path: str, headers: str = "", body: str = "") -> str:
+    return f"{method}\t{path}\t{headers}\t{body}"
+
+
+def _invitations(count: int) -> list[str]:
+    """`count` invitations as the scheduler leaves them after sending (the outbox is not what
+    is measured here); returns their tokens."""
+    from sqlalchemy import update
+
     from demo import bulk_due_invitations
-    from surveys.dispatch import send_due_invitations
     from surveys.models import Invitation
 
-    if seconds:  # --small
-        requests = 600
+    ids = bulk_due_invitations(count)
+    now = utcnow()
+    db.session.execute(update(Invitation).where(Invitation.id.in_(ids))
+                       .values(state="sent", sent_at=now, expires_at=now + timedelta(days=30)))
+    db.session.commit()
+    return [t for (t,) in db.session.query(Invitation.token).where(Invitation.id.in_(ids)).order_by(Invitation.id)]
+
+
+def _answers(app, tokens: list[str]) -> list[str]:
+    """Page 1 answered, with the CSRF value the page itself carries."""
+    from surveys.views import survey_csrf
+
+    with app.test_request_context():
+        return [_line("POST", f"/s/{token}", FORM, urllib.parse.urlencode(
+            {"csrf_token": survey_csrf(token, 1), "page": "1", "overall": str(1 + i % 5)}))
+            for i, token in enumerate(tokens)]
+
+
+def _tickets(count: int) -> list[str]:
+    handled = (utcnow() - timedelta(hours=1)).isoformat() + "Z"
+    return [_line("POST", "/api/v1/tickets", "Content-Type: application/json|Authorization: Bearer bench-key",
+                  json.dumps({"external_id": f"BENCH-{i}", "kind": ("business", "complaint", "fault")[i % 3],
+                              "handled_at": handled,
+                              "customer": {"id": f"BC-{i}", "phone": f"+8612{i:09d}", "locale": "zh-CN"}}))
+            for i in range(count)]
+
+
+def _report(label: str, runs: Runs, baseline: Runs | None = None) -> None:
+    text = (f"{runs.rate:,.0f} req/s, p50 {median(runs.p50):.1f} ms, p99 {median(runs.p99):.1f} ms"
+            f", server CPU {runs.cpu / runs.requests * 1000:.2f} ms/request"
+            f" ({runs.requests:,} requests, {runs.errors} errors)")
+    if baseline:
+        per_round = ", ".join(f"{mine / theirs:.0%}" for mine, theirs in zip(runs.rates, baseline.rates, strict=True))
+        text += (f" = {runs.rate / baseline.rate:.0%} of hello (rounds: {per_round}); CPU per request"
+                 f" {baseline.cpu / baseline.requests / (runs.cpu / runs.requests):.0%} of hello's")
+    line(label, text)
+
+
+def _stored() -> int:
+    """Responses in the database: only the answer POSTs create them."""
+    from sqlalchemy import func, select
+
+    from surveys.models import Response
+    return db.session.scalar(select(func.count()).select_from(Response))
+
+
+def run(seconds: float = 10, rounds: int = 3, invitations: int = 20_000) -> dict:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: ./scripts/system-deps.sh test installs it")
+    if seconds < 10:  # --small
+        invitations = 4_000
     app = bench_app("web")
+    app.config["SECRET_KEY"] = "bench"  # the servers' key: the CSRF values below must match
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     with app.app_context():
-        bulk_due_invitations(requests)
-        while send_due_invitations(limit=5000):
-            pass
-        db.session.query(Invitation).update({"expires_at": utcnow() + timedelta(days=30)})
-        db.session.commit()
-        tokens = [t for (t,) in db.session.query(Invitation.token).all()]
+        tokens = _invitations(invitations)
+        get_tokens, post_tokens = tokens[: invitations // 4], tokens[invitations // 4:]
+        posts = _answers(app, post_tokens)
     env = {"DATABASE_URL": url, "SECRET_KEY": "bench", "HUIFANG_API_KEYS": "bench-key"}
-    print(f"web: gunicorn -w 4 (sync), {CONCURRENCY} concurrent clients, {requests:,} requests each ({url.split(':')[0]})")
-    with Gunicorn("bench.hello:create_app()", env) as hello:
-        warm(hello.port, "/hello")
-        hello_get = run_load(hello.port, [("GET", "/hello", None, {})] * requests, CONCURRENCY, (200,))
-        hello_post = run_load(hello.port, [("POST", "/hello", b"x=1", {"Content-Type": "application/x-www-form-urlencoded"})] * requests,
-                              CONCURRENCY, (200,))
-    with Gunicorn("app:create_app()", env) as huifang:
-        warm(huifang.port, f"/s/{tokens[0]}")
-        survey_get = run_load(huifang.port, [("GET", f"/s/{t}", None, {}) for t in tokens], CONCURRENCY, (200,))
-        sessions = _sessions(huifang.port, tokens)
-        posts = [("POST", f"/s/{token}", urllib.parse.urlencode({"csrf_token": csrf, "page": "1", "overall": "4"}).encode(),
-                  {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
-                 for token, cookie, csrf in sessions]
-        survey_post = run_load(huifang.port, posts, CONCURRENCY, (302,))
-        tickets = [("POST", "/api/v1/tickets", json.dumps({
-            "external_id": f"BENCH-{i}", "kind": ("business", "complaint", "fault")[i % 3],
-            "handled_at": (utcnow() - timedelta(hours=1)).isoformat() + "Z",
-            "customer": {"id": f"BC-{i}", "phone": f"+8613{i:09d}", "locale": "zh-CN"}}).encode(),
-            {"Content-Type": "application/json", "Authorization": "Bearer bench-key"}) for i in range(requests // 2)]
-        intake = run_load(huifang.port, tickets, CONCURRENCY, (201,))
-    _report("hello GET (baseline)", hello_get)
-    _report("survey page GET /s/<token>", survey_get, hello_get)
-    _report("hello POST (baseline)", hello_post)
-    _report("answer POST /s/<token> (page 1)", survey_post, hello_post)
-    _report("ticket intake POST /api/v1/tickets", intake)
-    get_ratio, post_ratio = survey_get.rate / hello_get.rate, survey_post.rate / hello_post.rate
+    print(f"web: gunicorn -w {WORKERS} (sync), wrk -t{THREADS} -c{CONNECTIONS}, {rounds} round(s) of "
+          f"{seconds:g} s per target, alternating ({url.split(':')[0]})")
+    folder = Path(tempfile.mkdtemp(prefix="huifang-wrk-"))
+    with Gunicorn("bench.hello:create_app()", env, WORKERS) as hello, \
+            Gunicorn("app:create_app()", env, WORKERS) as huifang:
+        targets = {
+            "hello_get": Target(folder, "hello_get", hello, [_line("GET", "/hello")]),
+            "survey_get": Target(folder, "survey_get", huifang, [_line("GET", f"/s/{t}") for t in get_tokens]),
+            "hello_post": Target(folder, "hello_post", hello, [_line("POST", "/hello", FORM, "x=1")]),
+            "survey_post": Target(folder, "survey_post", huifang, posts),
+        }
+        for target in targets.values():
+            target.run(2, record=False)
+        for _round in range(rounds):
+            for target in targets.values():
+                target.run(seconds)
+        intake = Target(folder, "tickets", huifang, _tickets(invitations))
+        intake.run(seconds)
+    shutil.rmtree(folder)
+    with app.app_context():
+        stored = _stored()
+    runs = {name: target.runs for name, target in targets.items()}
+    _report("hello GET (baseline)", runs["hello_get"])
+    _report("survey page GET /s/<token>", runs["survey_get"], runs["hello_get"])
+    _report("hello POST (baseline)", runs["hello_post"])
+    _report("answer POST /s/<token> (page 1)", runs["survey_post"], runs["hello_post"])
+    line("responses stored by the POSTs", f"{stored:,} (distinct invitations answered; "
+                                          f"{len(post_tokens):,} in the pool)")
+    _report("ticket intake POST /api/v1/tickets", intake.runs)
+    get_ratio = runs["survey_get"].rate / runs["hello_get"].rate
+    post_ratio = runs["survey_post"].rate / runs["hello_post"].rate
     line("targets", f"GET {get_ratio:.0%} (>= 50%: {'met' if get_ratio >= 0.5 else 'MISSED'}), "
                     f"POST {post_ratio:.0%} (>= 30%: {'met' if post_ratio >= 0.3 else 'MISSED'})")
-    return {"get_ratio": get_ratio, "post_ratio": post_ratio, "intake_rate": intake.rate,
-            "errors": survey_get.errors + survey_post.errors + intake.errors}
+    return {"get_ratio": get_ratio, "post_ratio": post_ratio, "intake_rate": intake.runs.rate,
+            "errors": sum(r.errors for r in runs.values()) + intake.runs.errors}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Huifang needs, only those missing.
 #   runtime: Pango for WeasyPrint, a CJK font so PDFs show Chinese glyphs
-#   test:    + Chromium (end-to-end test), poppler-utils (pdftotext/pdftoppm), PostgreSQL
+#   test:    + Chromium (end-to-end test), poppler-utils (pdftotext/pdftoppm), PostgreSQL,
+#            wrk (the load generator of `python -m bench web`)
 set -euo pipefail
 want=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fontconfig)
 if [ "${1:-runtime}" = "test" ]; then
-  want+=(chromium poppler-utils postgresql)
+  want+=(chromium poppler-utils postgresql wrk)
 fi
 missing=()
 for pkg in "${want[@]}"; do
