@@ -43,10 +43,16 @@ def _add(into: dict, row: dict) -> None:
         into[key] = into.get(key, 0) + (value or 0)
 
 
-def daily_sums(scope: Scope) -> dict[date, dict]:
-    """Every response sum per local day, from the rollups."""
-    rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, per_day=True)
+def daily_sums(scope: Scope, measures: tuple[str, ...] = HEADLINE) -> dict[date, dict]:
+    """The headline sums per local day (what the trend needs), from the rollups."""
+    rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, measures=measures,
+                per_day=True)
     return {row.pop("day"): row for row in rows}
+
+
+def total_sums(scope: Scope) -> dict:
+    """Every response sum over the scope's days, added up by the database."""
+    return sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters)[0]
 
 
 # ---- figures from sums -----------------------------------------------------------------------
@@ -221,10 +227,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
-    days = daily_sums(scope)
-    total: dict = {}
-    for values in days.values():
-        _add(total, values)
+    days, total = daily_sums(scope), total_sums(scope)
     scans = {"scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
     if with_breakdowns:
         scans["breakdowns"] = lambda: breakdowns(scope)

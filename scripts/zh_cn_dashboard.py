@@ -5,4 +5,5 @@ ZH = {
         "当前显示的是 %(scope)s 的主题,计算于 %(when)s(北京时间)。本视图自己的主题正在计算,将在定时任务下次运行后显示(十分钟内)。",
     "Themes are being computed and appear after the scheduler's next run (within ten minutes).":
         "主题正在计算,将在定时任务下次运行后显示(十分钟内)。",
+    "The %(shown)s largest of %(total)s; the figures export has them all.": "仅显示样本最多的 %(shown)s 项(共 %(total)s 项),全部数据见指标导出。",
 }
