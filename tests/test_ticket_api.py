@@ -1,4 +1,5 @@
 """POST /api/v1/tickets and import-tickets: the operator's systems report handled tickets."""
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -125,3 +126,12 @@ def test_import_tickets_refuses_an_unknown_column(app, ctx, tmp_path):
     result = app.test_cli_runner().invoke(args=["import-tickets", str(path)])
     assert "line 1: unknown column(s): phon" in result.output and result.exit_code != 0
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_a_lone_surrogate_in_a_batch_is_stored_as_the_replacement_character(ctx, client):
+    item = json.dumps(ticket_body(region="上海"))  # ASCII with \u escapes; the second one made lone
+    raw = '{"tickets": [' + item.replace("\\u6d77", "\\ud800") + "]}"
+    assert "\\ud800" in raw
+    response = client.post("/api/v1/tickets/batch", data=raw, content_type="application/json", headers=AUTH)
+    assert response.status_code == 200 and response.get_json()["created"] == 1
+    assert db.session.scalar(select(Ticket.region)) == "上\ufffd"
