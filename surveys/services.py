@@ -172,7 +172,10 @@ def _by_token(lock: bool):
     (on first use: the mappers must all be configured)."""
     query = select(Invitation).where(Invitation.token == bindparam("token")).options(
         joinedload(Invitation.customer), joinedload(Invitation.version), joinedload(Invitation.response))
-    return query.with_for_update(of=Invitation) if lock else query  # lock the invitation row only
+    if not lock:
+        return query
+    # an answer (the locking read) creates the response, which copies the ticket's breakdowns
+    return query.options(joinedload(Invitation.ticket)).with_for_update(of=Invitation)  # lock the invitation row only
 
 
 def _check_answerable(state: str | None, expires_at: datetime | None, now: datetime | None) -> None:
