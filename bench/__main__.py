@@ -11,10 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHES = {"dispatch": {"count": 100_000}, "report": {"count": 200_000, "copies": 5, "factor": 10}, "web": {},
+BENCHES = {"dispatch": {"count": 1_000_000, "scheduler_count": 200_000}, "report": {"count": 200_000, "copies": 5, "factor": 10}, "web": {},
            "import_responses": {"count": 1_000_000}, "import_tickets": {"count": 1_000_000},
            "batch": {"count": 100_000}, "dashboard": {"customers": 400, "count": 20_000, "copies": 50, "factor": 10}}
-SMALL = {"dispatch": {"count": 5_000}, "report": {"count": 20_000, "copies": 5, "factor": 10}, "web": {"seconds": 3, "rounds": 1},
+SMALL = {"dispatch": {"count": 20_000, "scheduler_count": 5_000}, "report": {"count": 20_000, "copies": 5, "factor": 10}, "web": {"seconds": 3, "rounds": 1},
          "import_responses": {"count": 20_000}, "import_tickets": {"count": 10_000},
          "batch": {"count": 5_000}, "dashboard": {"customers": 60, "count": 2_000, "copies": 10, "factor": 10}}
 

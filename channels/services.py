@@ -10,10 +10,15 @@ from sqlalchemy import select, update
 
 from channels.models import Message
 from channels.transports import TransportError, outgoing, send_smtp, send_twilio, transport_for
+from core.bulk import insert_rows
 from core.db import db, is_postgres, utcnow
 from core.scheduler import stopping
 
 MAX_ATTEMPTS = 8
+# Every column a bulk insert leaves to its default (all rows of an executemany need the same keys).
+MESSAGE_DEFAULTS = {"direction": "out", "sender": "", "subject": "", "body_html": None, "invitation_id": None,
+                    "task_id": None, "report_id": None, "provider_id": None, "error": None, "attempts": 0,
+                    "delivered_at": None}
 
 
 def backoff(attempts: int) -> timedelta:
@@ -39,6 +44,21 @@ def queue_message(channel: str, to: str, purpose: str, body: str, *, subject: st
     return message
 
 
+def queue_messages(messages: list[dict], now: datetime) -> None:
+    """`queue_message` of many at once, in one COPY (SQLite: executemany) of plain rows:
+    each dict has channel, to, purpose, subject, body, body_html and invitation_id."""
+    if not messages:
+        return
+    transports = {channel: transport_for(channel) for channel in {m["channel"] for m in messages}}
+    rows = []
+    for message in messages:
+        transport = transports[message["channel"]]
+        outbox = transport == "outbox"
+        rows.append({**MESSAGE_DEFAULTS, **message, "transport": transport, "state": "sent" if outbox else "queued",
+                     "sent_at": now if outbox else None, "next_attempt_at": now, "created_at": now, "updated_at": now})
+    insert_rows(Message.__table__, rows)
+
+
 def record_inbound(channel: str, sender: str, body: str, invitation_id: int | None = None,
                    provider_id: str | None = None) -> Message:
     message = Message(direction="in", channel=channel, transport=transport_for(channel),
@@ -56,20 +76,20 @@ def inbound_seen(provider_id: str) -> bool:
 
 def _claim_due(now: datetime, limit: int) -> list[int]:
     """Moves due queued messages (and stale `sending` ones whose worker died) to `sending`
-    and commits, so no two dispatchers send the same row."""
+    and commits, so no two dispatchers send the same row: one UPDATE … WHERE id IN (SELECT …
+    FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id."""
     # A row left `sending` by a dispatcher that died is taken up again after the lease.
     stale = now - timedelta(seconds=current_app.config["MESSAGE_LEASE_SECONDS"])
-    query = (select(Message.id)
-             .where(Message.transport != "outbox",
-                    ((Message.state == "queued") & (Message.next_attempt_at <= now))
-                    | ((Message.state == "sending") & (Message.updated_at <= stale)))
-             .order_by(Message.next_attempt_at).limit(limit))
+    messages = Message.__table__
+    due = (select(messages.c.id)
+           .where(messages.c.transport != "outbox",
+                  ((messages.c.state == "queued") & (messages.c.next_attempt_at <= now))
+                  | ((messages.c.state == "sending") & (messages.c.updated_at <= stale)))
+           .order_by(messages.c.next_attempt_at).limit(limit))
     if is_postgres():
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if ids:
-        db.session.execute(update(Message).where(Message.id.in_(ids))
-                           .values(state="sending", updated_at=now))
+        due = due.with_for_update(skip_locked=True)
+    ids = sorted(db.session.scalars(update(messages).where(messages.c.id.in_(due.scalar_subquery()))
+                                    .values(state="sending", updated_at=now).returning(messages.c.id)))
     db.session.commit()
     return ids
 

@@ -107,7 +107,8 @@ def insert_tuples(table: Table, columns: Sequence[str], rows: Iterable[Sequence[
         return row
 
     raw = db.session.connection().connection.driver_connection
-    names, count = ", ".join(columns), 0
+    quote = db.engine.dialect.identifier_preparer.quote  # messages has a column named "to"
+    names, count = ", ".join(quote(c) for c in columns), 0
     if is_postgres():
         with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
@@ -158,3 +159,11 @@ def in_values(column: ColumnElement, values: Iterable[Any]) -> ColumnElement[boo
     if is_postgres():
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
+
+
+def in_parameter(column: ColumnElement, name: str, dialect: str) -> ColumnElement[bool]:
+    """`in_values` with a named parameter, for a statement built once and run many times:
+    bind a list to `name`."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=JSON))))

@@ -49,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from core.bulk import in_parameter
 from core.db import db
 from core.timeutil import DEFAULT_TZ
 from reports.models import (
@@ -171,17 +172,18 @@ def _execute(statement, params: dict, conn: Connection | None) -> None:
 
 
 # The statements are large (every measure of every grain): each is built once per process and
-# then reused, so SQLAlchemy compiles it once too.
+# then reused, so SQLAlchemy compiles it once too; the ids are one parameter (an array), so the
+# driver does not parse a statement with thousands of placeholders either.
 @functools.cache
 def _response_statement(dialect: str, where: str, sign: int):
-    ids = {"ids": Response.id.in_(bindparam("ids", expanding=True)),
+    ids = {"ids": in_parameter(Response.id, "ids", dialect),
            "range": Response.id.between(bindparam("first_id"), bindparam("last_id"))}[where]
     return _upsert(response_rollups, dialect, _response_source([ids]), sign, Response.completed_at)
 
 
 @functools.cache
 def _invitation_statement(dialect: str, measure: str):
-    source = _invitation_source(measure, [Invitation.id.in_(bindparam("ids", expanding=True))])
+    source = _invitation_source(measure, [in_parameter(Invitation.id, "ids", dialect)])
     return _upsert(invitation_rollups, dialect, source, 1, Invitation.sent_at)
 
 
