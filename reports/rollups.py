@@ -15,13 +15,15 @@ its own transaction, just before commit (the upsert holds the rows it touches un
   they just inserted, in the same transaction as the rows. A re-import that *replaces* stored
   responses first retracts them with `sign=-1`, then adds the new values.
 - `add_invitations(ids, "sent" | "failed" | "completed")`: the response rate's cohort, counted
-  on the day the invitation was sent.
+  on the day the invitation was sent. Dispatch counts its batch itself and calls
+  `add_invitation_counts`, which upserts the few rows without reading the invitations again.
 `rebuild()` (`flask --app app rebuild-rollups`) recomputes both tables from the raw rows.
 """
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -208,6 +210,30 @@ def add_invitations(ids: Sequence[int], measure: str, conn: Connection | None = 
         raise ValueError(measure)
     if ids:
         _execute(_invitation_statement(_dialect(conn), measure), {"ids": list(ids)}, conn)
+
+
+def add_invitation_counts(counts: Mapping[tuple[str, str, str, str], int], sent_at: datetime, measure: str) -> None:
+    """`add_invitations` for invitations all sent at `sent_at` that the caller has counted by
+    (channel, ticket_kind, region, agent), "" for no ticket: one upsert of the few rows they
+    add to, with no scan of the invitations (dispatch's path, a batch at a time). Rows are
+    locked in (grain, day, keys) order, so two batches never deadlock; the one-invitation
+    writers lock one row per grain, in grain order too."""
+    if measure not in INVITATION_MEASURES:
+        raise ValueError(measure)
+    day = (sent_at + OFFSET).date()
+    added: Counter[tuple] = Counter()
+    for keys, n in counts.items():
+        full = dict(zip(ROLLUP_KEYS, keys, strict=True))
+        for grain, grouped in GRAINS.items():
+            added[(grain, day, *(full[k] if k in grouped else "" for k in ROLLUP_KEYS))] += n
+    if not added:
+        return
+    columns = ("grain", "day", *ROLLUP_KEYS, measure)
+    insert = (postgresql.insert if _dialect(None) == "postgresql" else sqlite.insert)(invitation_rollups)
+    statement = insert.values([dict(zip(columns, (*key, n), strict=True)) for key, n in sorted(added.items())])
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["grain", "day", *ROLLUP_KEYS],
+        set_={measure: invitation_rollups.c[measure] + statement.excluded[measure]}))
 
 
 INVITATION_STATES = {"sent": None, "failed": "failed", "completed": "completed"}

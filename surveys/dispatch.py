@@ -6,12 +6,12 @@ A batch is a handful of statements whatever its size (this is the hot path of a 
 dispatch, a million invitations a day): one SELECT … FOR UPDATE SKIP LOCKED of plain tuples
 (concurrent workers skip each other's rows), texts filled in from shapes rendered once
 (channels.render.invitation_messages), one UPDATE per outcome, one bulk INSERT of the messages,
-one rollup upsert, one commit."""
+one upsert of the rollup rows the batch adds to (counted here), one commit."""
 from __future__ import annotations
 
 import functools
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,14 +26,17 @@ from core.scheduler import stopping
 from core.settings import get_rules
 from surveys.models import Invitation, QuestionnaireVersion
 from surveys.services import definition_of
-from tickets.models import Customer
+from tickets.models import Customer, Ticket
 
 BATCH = 500
 INVITATIONS, CUSTOMERS, VERSIONS = Invitation.__table__, Customer.__table__, QuestionnaireVersion.__table__
-# What rendering needs of an invitation, its customer and its version, as plain tuples.
+TICKETS = Ticket.__table__
+# What rendering and the rollups need of an invitation, its customer, version and ticket, as
+# plain tuples.
 DUE_COLUMNS = (INVITATIONS.c.id, INVITATIONS.c.token, INVITATIONS.c.channel, INVITATIONS.c.expires_at,
                INVITATIONS.c.version_id, VERSIONS.c.checksum.label("version_checksum"), CUSTOMERS.c.name,
-               CUSTOMERS.c.phone, CUSTOMERS.c.email, CUSTOMERS.c.locale, CUSTOMERS.c.opted_out_at)
+               CUSTOMERS.c.phone, CUSTOMERS.c.email, CUSTOMERS.c.locale, CUSTOMERS.c.opted_out_at,
+               TICKETS.c.kind, TICKETS.c.region, TICKETS.c.agent)
 
 
 def _claim(where: list, order_by, limit: int) -> list[Row]:
@@ -41,6 +44,7 @@ def _claim(where: list, order_by, limit: int) -> list[Row]:
     query = (select(*DUE_COLUMNS)
              .join_from(INVITATIONS, CUSTOMERS, CUSTOMERS.c.id == INVITATIONS.c.customer_id)
              .join(VERSIONS, VERSIONS.c.id == INVITATIONS.c.version_id)
+             .outerjoin(TICKETS, TICKETS.c.id == INVITATIONS.c.ticket_id)
              .where(*where).order_by(order_by).limit(limit))
     if is_postgres():
         query = query.with_for_update(skip_locked=True, of=INVITATIONS)
@@ -81,8 +85,10 @@ def send_due_invitations(now: datetime | None = None, limit: int = BATCH) -> int
         _update(ids, state="sent", sent_at=now, remind_at=remind_at, current_question=question)
     queue_messages([{**message, "purpose": "invitation", "invitation_id": row.id}
                     for row, message in zip(sending, invitation_messages(sending), strict=True)], now)
-    from reports.rollups import add_invitations  # reports builds on surveys
-    add_invitations([r.id for r in sending], "sent")  # last: it holds the shared rollup rows until commit
+    from reports.rollups import add_invitation_counts  # reports builds on surveys
+    # Last: it holds the rollup rows every dispatcher adds to until commit.
+    add_invitation_counts(Counter((r.channel, r.kind or "", r.region or "", r.agent or "") for r in sending),
+                          now, "sent")
     db.session.commit()
     return len(due)
 
