@@ -141,7 +141,7 @@ def register_commands(app: Flask) -> None:
         start, end = date_from.date(), date_to.date()
         if end < start:
             raise click.ClickException("--to is before --from")
-        figures = compute_report(start, end, period)
+        figures = compute_report(start, end, period, locale=locale)  # the suggestions are written in it
         if fmt == "json":
             Path(out).write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
         else:

@@ -137,9 +137,10 @@ def pdf_text(path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.parametrize("locale, title, drivers", [("en", "Customer satisfaction report", "Key drivers"),
-                                                    ("zh-CN", "客户满意度报告", "关键驱动因素")])
-def test_pdf_has_the_figures_in_both_languages(app, dataset, tmp_path, locale, title, drivers):
+@pytest.mark.parametrize("locale, title, drivers, why", [
+    ("en", "Customer satisfaction report", "Key drivers", "Why: Key driver network and system stability: priority"),
+    ("zh-CN", "客户满意度报告", "关键驱动因素", "依据: 关键驱动因素 网络与系统稳定性:优先级")])
+def test_pdf_has_the_figures_in_both_languages(app, dataset, tmp_path, locale, title, drivers, why):
     out = tmp_path / f"report-{locale}.pdf"
     result = app.test_cli_runner().invoke(args=["report", "--from", "2026-01-01", "--to", "2026-04-30",
                                                 "--period", "month", "--format", "pdf", "--locale", locale,
@@ -147,6 +148,7 @@ def test_pdf_has_the_figures_in_both_languages(app, dataset, tmp_path, locale, t
     assert result.exit_code == 0, result.output
     text = pdf_text(out)
     assert title in text and drivers in text
+    assert why in text  # the suggestions are written in the report's language too
     assert "49.0" in text and "53.2%" in text and "2026-03" in text
     assert "p = 0.0771" in text  # the trend table shows the test behind each change
     assert "断网三天 network outage" in text  # quotes keep CJK glyphs
