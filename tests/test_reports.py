@@ -1,8 +1,10 @@
 """Report figures against values computed by hand on a small fixed data set, the JSON contract
 of the report command, and the PDF's text (pdftotext) in both languages."""
 import json
+import re
 import subprocess
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -149,6 +151,11 @@ def test_pdf_has_the_figures_in_both_languages(app, dataset, tmp_path, locale, t
     text = pdf_text(out)
     assert title in text and drivers in text
     assert why in text  # the suggestions are written in the report's language too
+    # The header's time is the local time of the zone the method notes name, not UTC.
+    stamp = re.search(r"(?:generated|生成于) (\d{4}-\d\d-\d\d \d\d:\d\d) \(Asia/Shanghai\)", text)
+    shanghai = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    assert stamp and abs(datetime.fromisoformat(stamp.group(1)) - shanghai) < timedelta(minutes=10)
+    assert {"en": "Dates are in Asia/Shanghai.", "zh-CN": "日期按 Asia/Shanghai 时区。"}[locale] in text
     assert "49.0" in text and "53.2%" in text and "2026-03" in text
     assert "p = 0.0771" in text  # the trend table shows the test behind each change
     assert "断网三天 network outage" in text  # quotes keep CJK glyphs
