@@ -120,4 +120,7 @@ ZH = {
     "weights: a mapping of dimension key to a finite, non-negative number": "weights:应为维度 key 到非负有限数字的映射",
     "sms_mode: link or conversation": "sms_mode:只能是 link 或 conversation",
     "questionnaire title": "问卷标题", "questionnaire introduction": "问卷说明",
+    "No report yet: the scheduler writes one when each month ends. For any period now, choose it on the dashboard and press “PDF report”: the report is kept here.":
+        "还没有报告:每月结束后调度程序会自动生成。如需任意期间的报告,请在仪表盘上选择期间并点击“PDF 报告”,报告会保存在这里。",
+    "Open the dashboard": "打开仪表盘",
 }

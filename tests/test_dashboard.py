@@ -64,6 +64,12 @@ def test_report_periods():
     assert previous_quarter(date(2026, 1, 2)) == (date(2025, 10, 1), date(2025, 12, 31))
 
 
+def test_an_empty_archive_says_how_to_get_a_report(ctx, client):
+    login(client, "manager")
+    archive = client.get("/reports").get_data(as_text=True)
+    assert "还没有报告:每月结束后调度程序会自动生成。" in archive and 'href="/dashboard"' in archive
+
+
 def test_scheduled_reports_are_kept_and_mailed_once(client, dataset):  # noqa: F811
     save_rules({"manager_emails": ["ceo@example.com", "cx@example.com"]})
     db.session.commit()

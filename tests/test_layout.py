@@ -32,6 +32,7 @@ def test_staff_pages_fit_a_phone_and_keep_labels_whole(ctx, client, live_server)
     db.session.commit()
     login_demo(client, "admin")  # the browser borrows this session: no second login, no TOTP step
     cookie = client.get_cookie("session")
+    db.session.commit()  # the test holds no lock while the server answers the browser
     problems = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -40,8 +41,8 @@ def test_staff_pages_fit_a_phone_and_keep_labels_whole(ctx, client, live_server)
         context.set_default_timeout(BUSY_MACHINE_MS)
         page = context.new_page()
         for url in PAGES:
-            page.goto(live_server + url)
-            assert page.url == live_server + url, page.url  # signed in, not sent to the login page
+            response = page.goto(live_server + url)
+            assert response.status == 200 and page.url == live_server + url, (url, response.status, page.url)
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > PHONE["width"]:
                 problems.append(f"{url}: the page is {width} px wide on a {PHONE['width']} px screen")
