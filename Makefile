@@ -36,10 +36,15 @@ test: $(STAMP)
 	$(MAKE) test-sqlite
 	@if [ -n "$(TEST_PG)" ]; then ./scripts/postgres-up.sh && $(MAKE) test-pg; fi
 
-test-sqlite: $(STAMP)
+# The page checkers tests/test_a11y.py runs (axe-core, the Nu HTML checker), as locked.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package-lock.json
+	npm ci --silent --no-audit --no-fund
+
+test-sqlite: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/pytest -n 2 -q
 
-test-pg: $(STAMP)
+test-pg: $(STAMP) $(NODE_STAMP)
 	TEST_DATABASE_URL=$(TEST_PG) $(VENV)/bin/pytest -n 2 -q
 
 lint: $(STAMP)
@@ -53,4 +58,4 @@ bench: install
 	@if [ -n "$(BENCH_PG)" ]; then ./scripts/postgres-up.sh && BENCH_DATABASE_URL=$(BENCH_PG) $(PY) -m bench $(BENCH_ARGS); fi
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -2,11 +2,15 @@
 # Installs the Debian packages Huifang needs, only those missing.
 #   runtime: Pango for WeasyPrint, a CJK font so PDFs show Chinese glyphs
 #   test:    + Chromium (end-to-end test), poppler-utils (pdftotext/pdftoppm), PostgreSQL,
-#            wrk (the load generator of `python -m bench web`)
+#            wrk (the load generator of `python -m bench web`), npm and Java for the page
+#            checkers of package.json (axe-core, vnu.jar)
 set -euo pipefail
 want=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fontconfig)
 if [ "${1:-runtime}" = "test" ]; then
   want+=(chromium poppler-utils postgresql wrk)
+  # Any npm and Java will do (NodeSource's nodejs bundles npm and conflicts with Debian's).
+  command -v npm >/dev/null || want+=(nodejs npm)
+  command -v java >/dev/null || want+=(default-jre-headless)
 fi
 missing=()
 for pkg in "${want[@]}"; do
