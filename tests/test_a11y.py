@@ -1,10 +1,12 @@
 """Standards (issue 11): every page a person can open passes axe-core's WCAG 2.1 A and AA rules
 in a real Chromium, and the Nu HTML checker finds no error in its HTML.
 
-The pages are those tests/screens.py walks on the demo data: each staff page opened by the
-least-privileged role allowed to see it, the login and second-factor pages on the way in, and
-the customer's survey in every state at phone width (each page, an unanswered page's errors,
-thanks, expired, unknown, unsubscribe), in both languages. The checkers come from npm
+The pages are those tests/screens.py walks on the demo data (plus a complaint case per state,
+each action, a webhook endpoint, each questionnaire version): each staff page opened by the
+least-privileged role allowed to see it, the pages on the way in (login, a wrong password, the
+second factor, its enrolment and recovery codes), and at phone width the customer's survey in
+every state (each page, an unanswered page's errors, thanks, expired, unknown, unsubscribe) in
+both languages and the complaint re-check page. The checkers come from npm
 (package.json; `make test` installs them): axe is injected into each page, and the HTML of all
 pages is saved and checked by one run of vnu.jar."""
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from core.accounts import create_user
 from core.db import db
+from demo import DEMO_PASSWORD
 from tests.conftest import sent_invitation
 from tests.screens import ROLES, customer_pages, seed_small_demo, staff_pages
 
@@ -111,25 +115,27 @@ def more_samples() -> tuple[dict[str, list], list[str]]:
     return ids, [f"/c/{token}" for token in rechecks if token]
 
 
-def browser_login(checker: Checker, role: str) -> None:
-    """Logs in through the pages a person uses (checking them), the authenticator code from pyotp."""
-    from demo import DEMO_PASSWORD
+def browser_login(checker: Checker, role: str, email: str, password: str) -> None:
+    """Logs in through the pages a person uses, checking each: the login form, the second factor
+    (the authenticator's code from pyotp), or its enrolment and the recovery codes it shows."""
+    from sqlalchemy import select
+
+    from core.accounts import User
     from tests.conftest import fresh_totp_code
 
-    page, email = checker.page, f"{role}@example.com"
+    page = checker.page
     checker.open("anonymous", "/login")
     page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    checker.submit(role, "main button[type=submit], main input[type=submit]")
+    page.fill("input[name=password]", password)
+    checker.submit(role, "main form button, main form [type=submit]")
     if page.url.endswith(("/login/enrol", "/login/code")):
-        secret = page.inner_text("#totp-secret") if page.url.endswith("/enrol") else None
-        if secret is None:
-            from sqlalchemy import select
-
-            from core.accounts import User
-            secret = db.session.scalar(select(User.totp_secret).where(User.email == email))
+        enrolling = page.url.endswith("/enrol")
+        secret = page.inner_text("#totp-secret") if enrolling else \
+            db.session.scalar(select(User.totp_secret).where(User.email == email))
         page.fill("input[name=code]", fresh_totp_code(email, secret))
-        checker.submit(role, "main button[type=submit], main input[type=submit]")
+        checker.submit(role, "main form button, main form [type=submit]")
+        if enrolling:  # the recovery codes, shown once, then on into the app
+            checker.submit(role, "main a.button")
     assert "/login" not in page.url, page.url
 
 
@@ -188,12 +194,20 @@ def test_every_page_meets_wcag_21_aa_and_is_valid_html(ctx, app, live_server, br
     seen: set[str] = set()
     for role in ROLES:  # each page as the least-privileged role that may open it
         staff = new_checker(browser, live_server, page_dir, DESKTOP, names, violations)
-        browser_login(staff, role)
+        browser_login(staff, role, f"{role}@example.com", DEMO_PASSWORD)
         for _endpoint, url in staff_pages(app, ids, role):
             if url not in seen:
                 seen.add(url)
                 staff.open(role, url)
         staff.open(role, "/no-such-page")
+    create_user("new@example.com", "New Manager", "manager", DEMO_PASSWORD)  # enrols at first login
+    db.session.commit()
+    newcomer = new_checker(browser, live_server, page_dir, DESKTOP, names, violations)
+    newcomer.open("anonymous", "/login")
+    newcomer.page.fill("input[name=email]", "new@example.com")
+    newcomer.page.fill("input[name=password]", "not-the-password")
+    newcomer.submit("anonymous wrong password", "main form button, main form [type=submit]")
+    browser_login(newcomer, "new manager", "new@example.com", DEMO_PASSWORD)
     errors = html_errors(page_dir, names)
     report = [f"{len(names)} pages checked: {len(violations)} axe violations, {len(errors)} HTML errors",
               *violations, *errors]
