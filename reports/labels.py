@@ -14,4 +14,4 @@ METRIC_LABELS = {
     **{f"dimension:{key}": name for key, name in DIMENSION_NAMES.items()},
     **{f"sla:{kind}": TASK_NAMES[kind] for kind in TASK_KINDS},
 }
-STATE_LABELS = {"open": _l("open"), "done": _l("done"), "dropped": _l("dropped")}
+STATE_LABELS = {"open": _l("Open"), "done": _l("Done"), "dropped": _l("Dropped")}

@@ -44,7 +44,7 @@ ZH = {
     "Waiting to call back: the task is back on the list at %(when)s (customer local time).":
         "等待回电:任务将于 %(when)s(客户当地时间)重新回到列表。",
     "Until then it stays yours: you may call again, record, close or release it.":
-        "在此之前任务仍由您负责:您可以再次呼叫、记录通话、关闭或退回任务。",
+        "在此之前,任务仍由您负责:您可以再次呼叫、记录通话、关闭或退回任务。",
     "This task is closed (%(state)s) on %(when)s.": "该任务已于 %(when)s 关闭(%(state)s)。",
     "%(name)s is working on this task.": "%(name)s 正在处理该任务。",
     # channels

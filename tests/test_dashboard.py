@@ -114,7 +114,7 @@ def test_each_recipient_gets_the_reports_of_their_kinds_in_their_language(client
     mails = db.session.scalars(select(Message).where(Message.purpose == "report")).all()
     board = [m for m in mails if m.to == "board@example.com"]
     assert len(board) == 1 and board[0].report_id == annual["en"].id
-    assert board[0].subject == "[Huifang] annual customer satisfaction report 2025-01-01 – 2025-12-31"
+    assert board[0].subject == "[Huifang] Annual customer satisfaction report 2025-01-01 – 2025-12-31"
     ceo = sorted(m.subject for m in mails if m.to == "ceo@example.com")
     assert len(ceo) == 3 and all("客户满意度报告" in subject for subject in ceo)
     assert any("年度" in subject for subject in ceo)
