@@ -137,10 +137,15 @@ def register_commands(app: Flask) -> None:
     @click.option("--out", required=True, type=click.Path(dir_okay=False))
     def report_cmd(date_from, date_to, period, fmt, locale, out):
         """Write a satisfaction report for the dates (inclusive) as PDF or JSON."""
+        from core.db import db
         from reports.figures import compute_report
+        from reports.scope import Scope
+        from reports.stored_themes import ensure_scope
         start, end = date_from.date(), date_to.date()
         if end < start:
             raise click.ClickException("--to is before --from")
+        ensure_scope(Scope(start, end))  # a command may wait: the report's own themes, not the nearest
+        db.session.commit()
         figures = compute_report(start, end, period, locale=locale)  # the suggestions are written in it
         if fmt == "json":
             Path(out).write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -18,7 +18,7 @@ from reports.figures import Scope, compute_report
 from reports.models import GeneratedReport
 from reports.pdf import render_pdf
 from reports.periods import previous_month, previous_quarter, previous_year
-from reports.stored_themes import compute_scope
+from reports.stored_themes import ensure_scope
 
 LOCALE = "zh-CN"  # the archive always holds this language
 KINDS = ("monthly", "quarterly", "annual")
@@ -45,7 +45,7 @@ def recipients(kind: str, rules: dict) -> dict[str, list[str]]:
 def generate_report(kind: str, date_from: date, date_to: date, period: str, locale: str = LOCALE,
                     user_id: int | None = None) -> GeneratedReport:
     if kind != "adhoc":  # the scheduler's: its own themes, computed here off the request path
-        compute_scope(Scope(date_from, date_to))
+        ensure_scope(Scope(date_from, date_to))
     figures = compute_report(date_from, date_to, period, locale=locale)
     report = GeneratedReport(kind=kind, period=period, date_from=date_from, date_to=date_to, locale=locale,
                              pdf=render_pdf(figures, locale),

@@ -83,6 +83,22 @@ def compute_scope(scope: Scope, now: datetime | None = None) -> ThemeSnapshot:
     return snapshot
 
 
+def is_current(snapshot: ThemeSnapshot | None, scope: Scope) -> bool:
+    """Stored themes still describe the scope: computed, and no comment came or went since."""
+    return (snapshot is not None and snapshot.themes_json is not None
+            and snapshot.comments == comment_count(scope))
+
+
+def ensure_scope(scope: Scope) -> None:
+    """For batch work that may wait (the report command, scheduled reports): the scope's own
+    themes, computed now unless stored ones are current (the caller commits)."""
+    snapshot = db.session.scalar(select(ThemeSnapshot).where(
+        ThemeSnapshot.date_from == scope.date_from, ThemeSnapshot.date_to == scope.date_to,
+        ThemeSnapshot.filter_key == filter_key(scope.breakdown_filters)))
+    if not is_current(snapshot, scope):
+        compute_scope(scope)
+
+
 def standard_scopes(today: date) -> list[Scope]:
     """The scopes worth having ready: the dashboard's default dates and the last month and
     quarter (the scheduled reports'), without a filter and for each region with responses."""
@@ -106,9 +122,7 @@ def refresh_themes(now: datetime | None = None, force: bool = False) -> int:
     computed = 0
     for scope in wanted + standard_scopes(to_local(now, None).date()):
         snapshot = stored.get((scope.date_from, scope.date_to, filter_key(scope.breakdown_filters)))
-        fresh = (snapshot is not None and snapshot.themes_json is not None
-                 and snapshot.comments == comment_count(scope))
-        if fresh and not force:
+        if is_current(snapshot, scope) and not force:
             continue
         stored[(scope.date_from, scope.date_to, filter_key(scope.breakdown_filters))] = compute_scope(scope, now)
         db.session.commit()

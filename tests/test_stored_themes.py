@@ -104,3 +104,16 @@ def test_compute_themes_command(app, commented):
     assert result.exit_code == 0, result.output
     assert "themes computed for" in result.output
     assert db.session.scalar(select(ThemeSnapshot).where(ThemeSnapshot.themes_json.is_not(None))) is not None
+
+
+def test_the_report_command_reports_its_own_scopes_themes(app, commented, tmp_path):
+    """A command may wait for clustering: with nothing stored, the JSON report still carries the
+    themes of exactly its dates (not "being computed", not a neighbouring scope's)."""
+    out = tmp_path / "june.json"
+    result = app.test_cli_runner().invoke(args=["report", "--from", "2026-06-01", "--to", "2026-06-30",
+                                                "--format", "json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    source = report["themes_source"]
+    assert (source["date_from"], source["date_to"]) == ("2026-06-01", "2026-06-30")
+    assert sum(t["n"] for t in report["themes"]) == len(commented)
