@@ -263,7 +263,8 @@ def test_masking_and_sentiment_of_single_comments():
     assert "宽带" in terms("宽带经常断网") and "携号转网" in terms("我要携号转网")
 
 
-def test_report_carries_discovered_themes(ctx):
+def add_commented_responses() -> list[tuple[str, str]]:
+    """120 June responses, each with a comment on one of four planted topics."""
     from sqlalchemy import insert as sql_insert
 
     from surveys.models import Answer
@@ -274,6 +275,11 @@ def test_report_carries_discovered_themes(ctx):
                                              "answered_at": JUNE} for rid, (_t, text) in zip(ids, comments, strict=True)])
     rollups.rebuild()  # the comments came after the responses were counted: count them again
     db.session.commit()
+    return comments
+
+
+def test_report_carries_discovered_themes(ctx):
+    comments = add_commented_responses()
     compute_scope(Scope(date(2026, 6, 1), date(2026, 6, 30)))  # the scheduler's work
     db.session.commit()
     themes = june_report()["themes"]

@@ -1,11 +1,10 @@
 """Discovered comment themes are computed by the scheduler and stored; the dashboard and the
 report read the stored result (saying when it was computed) and never cluster on a request."""
 import json
-import random
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from core.db import db
 from jobs import CRON_JOBS, job_table
@@ -15,7 +14,7 @@ from reports.models import ThemeSnapshot
 from reports.stored_themes import refresh_themes
 from surveys.models import Answer, Response
 from tests.conftest import login
-from tests.test_analytics import JUNE, add_responses, planted_comments
+from tests.test_analytics import JUNE, add_commented_responses, add_responses
 
 NOW = datetime(2026, 7, 15, 2, 0)  # the dashboard's default dates are then 2026-04-01 – 2026-07-15
 DEFAULT = "date_from=2026-04-01&date_to=2026-07-15&period=month"
@@ -24,14 +23,7 @@ DEFAULT = "date_from=2026-04-01&date_to=2026-07-15&period=month"
 @pytest.fixture
 def commented(ctx):
     """120 June responses in 北京, each with a comment on one of four planted topics."""
-    comments = planted_comments(random.Random(5))
-    add_responses([{"overall": 3} for _ in comments])
-    ids = db.session.scalars(select(Response.id).order_by(Response.id)).all()
-    db.session.execute(insert(Answer), [{"response_id": rid, "question_key": "comment", "value_text": text,
-                                         "answered_at": JUNE} for rid, (_t, text) in zip(ids, comments, strict=True)])
-    rollups.rebuild()
-    db.session.commit()
-    return comments
+    return add_commented_responses()
 
 
 def no_clustering(monkeypatch):
