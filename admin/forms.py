@@ -31,6 +31,10 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").replace(",", "\n").splitlines() if line.strip()]
 
 
+CHANNEL_ORDER_CODES = ("sms", "voice", "email")
+CHANNEL_FIELDS = ("channel_1", "channel_2", "channel_3")
+
+
 class RulesForm(FlaskForm):
     invitation_delay_hours = FloatField(_l("Invitation delay after handling (hours)"), validators=[NumberRange(0, 240)])
     quiet_hours_start = IntegerField(_l("Invitations allowed from (hour, customer local time)"), validators=[NumberRange(0, 23)])
@@ -41,7 +45,11 @@ class RulesForm(FlaskForm):
     survey_kinds = Checkboxes(_l("Ticket kinds that get a survey"), choices=choices("ticket_kind", TICKET_KINDS))
     callback_kinds = Checkboxes(_l("Ticket kinds that get a post-handling callback (complaints always do)"),
                                 choices=choices("ticket_kind", [k for k in TICKET_KINDS if k != "complaint"]))
-    channel_order = StringField(_l("Channel order when the customer has no preference"), validators=[DataRequired()])
+    # The channel order as three choices a person reads, not a list of codes to type.
+    channel_1 = SelectField(_l("Channel tried first when the customer has no preference"),
+                            choices=choices("channel", CHANNEL_ORDER_CODES))
+    channel_2 = SelectField(_l("Channel tried second"), choices=choices("channel", CHANNEL_ORDER_CODES, _l("none")))
+    channel_3 = SelectField(_l("Channel tried third"), choices=choices("channel", CHANNEL_ORDER_CODES, _l("none")))
     deadline_post_handling_hours = FloatField(_l("Post-handling callback within (hours)"), validators=[NumberRange(1, 720)])
     deadline_complaint_accept_hours = FloatField(_l("Complaint accepted within (hours)"), validators=[NumberRange(1, 720)])
     deadline_complaint_investigate_hours = FloatField(_l("Complaint investigated within (hours)"), validators=[NumberRange(1, 720)])
@@ -67,9 +75,13 @@ class RulesForm(FlaskForm):
         if self.quiet_hours_start.data is not None and field.data <= self.quiet_hours_start.data:
             raise ValidationError(_l("must be later than the start hour"))
 
-    def validate_channel_order(self, field):
-        if not _lines(field.data) or any(c not in ("sms", "voice", "email") for c in _lines(field.data)):
-            raise ValidationError(_l("use sms, voice and email, separated by commas"))
+    def validate_channel_3(self, field):
+        chosen = self.channel_order()
+        if len(set(chosen)) != len(chosen):
+            raise ValidationError(_l("choose each channel once"))
+
+    def channel_order(self) -> list[str]:
+        return [self[name].data for name in CHANNEL_FIELDS if self[name].data]
 
     def validate_holidays(self, field):
         for line in _lines(field.data):
@@ -97,15 +109,16 @@ class RulesForm(FlaskForm):
     validate_report_recipients_quarterly = _validate_recipients
     validate_report_recipients_annual = _validate_recipients
 
-    LIST_FIELDS = ("channel_order", "holidays", "supervisor_emails", "manager_emails", "report_recipients_monthly",
+    LIST_FIELDS = ("holidays", "supervisor_emails", "manager_emails", "report_recipients_monthly",
                    "report_recipients_quarterly", "report_recipients_annual")
 
     def to_rules(self) -> dict:
         rules = {}
         for name, field in self._fields.items():
-            if name == "csrf_token":
+            if name == "csrf_token" or name in CHANNEL_FIELDS:
                 continue
             rules[name] = _lines(field.data) if name in self.LIST_FIELDS else field.data
+        rules["channel_order"] = self.channel_order()
         # Complaints always get their callback: the box is not offered, the rule keeps it.
         rules["callback_kinds"] = [k for k in TICKET_KINDS if k in (rules["callback_kinds"] or []) or k == "complaint"]
         return rules
@@ -114,6 +127,9 @@ class RulesForm(FlaskForm):
         for name, field in self._fields.items():
             if name in rules:
                 field.data = self._joined(field, rules[name]) if name in self.LIST_FIELDS else rules[name]
+        order = list(rules.get("channel_order", []))
+        for position, name in enumerate(CHANNEL_FIELDS):
+            self[name].data = order[position] if position < len(order) else ""
 
     @staticmethod
     def _joined(field, values: list[str]) -> str:

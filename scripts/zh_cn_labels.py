@@ -25,3 +25,10 @@ ZH = {
     'On demand': '临时生成',
     'Dropped': '已放弃',
 }
+ZH.update({
+    "Channel tried first when the customer has no preference": "客户无偏好时首先尝试的渠道",
+    "Channel tried second": "其次尝试的渠道",
+    "Channel tried third": "最后尝试的渠道",
+    "none": "无",
+    "choose each channel once": "每个渠道只能选择一次",
+})

@@ -86,7 +86,7 @@ def test_rules_page_validates_and_audits(ctx, client):
     page = client.get("/admin/rules").get_data(as_text=True)
     form = {m[0]: m[1] for m in __import__("re").findall(r'name="(\w+)" [^>]*value="([^"]*)"', page)}
     form.update({"quiet_hours_start": "9", "quiet_hours_end": "8", "holidays": "2026-10-01\nnot-a-date",
-                 "channel_order": "sms, email", "survey_kinds": ["business", "fault"], "callback_kinds": ["business"]})
+                 "channel_1": "sms", "channel_2": "email", "channel_3": "", "survey_kinds": ["business", "fault"], "callback_kinds": ["business"]})
     bad = post_form(client, "/admin/rules", form)
     assert bad.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "change_rules")) == 0
