@@ -4,10 +4,9 @@ a chunk. A ticket already stored, or repeated in the file, is refused by its lin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from core.csvimport import HeaderError, ImportReport, chunks, rows
+from core.csvimport import HeaderError, ImportReport, chunks, prefetched, rows
 from core.settings import get_rules
 from tickets.batch import intake_batch
 from tickets.services import validate_ticket
@@ -47,17 +46,8 @@ def _validated(chunk: list[tuple[int, dict[str, str]]]) -> tuple[list[tuple[int,
 def _read_ahead(lines: Iterable[str]) -> Iterator[tuple[list[tuple[int, dict]], list[tuple[int, str]]]]:
     """The file's chunks, validated; the next one is read and validated in a thread while the
     caller stores this one (the database's share of that time would otherwise be idle)."""
-    parts = chunks(rows(lines, ("external_id", "kind", "handled_at", "customer_id"), COLUMNS))
-
-    def next_part():
-        chunk = next(parts, None)
-        return None if chunk is None else _validated(chunk)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(next_part)
-        while (part := pending.result()) is not None:
-            pending = pool.submit(next_part)
-            yield part
+    return prefetched(map(_validated, chunks(rows(lines, ("external_id", "kind", "handled_at", "customer_id"),
+                                                  COLUMNS))))
 
 
 def import_tickets_csv(lines: Iterable[str], report: ImportReport | None = None,
