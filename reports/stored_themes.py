@@ -41,6 +41,13 @@ def parse_filter_key(key: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in key.split("&") if part)
 
 
+def stored_snapshot(scope: Scope) -> ThemeSnapshot | None:
+    """The snapshot row of exactly this scope (computed or only asked for), if any."""
+    return db.session.scalar(select(ThemeSnapshot).where(
+        ThemeSnapshot.date_from == scope.date_from, ThemeSnapshot.date_to == scope.date_to,
+        ThemeSnapshot.filter_key == filter_key(scope.breakdown_filters)))
+
+
 # ---- computing (scheduler, CLI, demo) ---------------------------------------------------------
 
 def discover_scope(scope: Scope) -> list[dict[str, Any]]:
@@ -70,9 +77,7 @@ def comment_count(scope: Scope) -> int:
 def compute_scope(scope: Scope, now: datetime | None = None) -> ThemeSnapshot:
     """Clusters the scope's comments and stores the result (the caller commits)."""
     key = filter_key(scope.breakdown_filters)
-    snapshot = db.session.scalar(select(ThemeSnapshot).where(
-        ThemeSnapshot.date_from == scope.date_from, ThemeSnapshot.date_to == scope.date_to,
-        ThemeSnapshot.filter_key == key))
+    snapshot = stored_snapshot(scope)
     if snapshot is None:
         snapshot = ThemeSnapshot(date_from=scope.date_from, date_to=scope.date_to, filter_key=key,
                                  requested_at=now or utcnow())
@@ -92,10 +97,7 @@ def is_current(snapshot: ThemeSnapshot | None, scope: Scope) -> bool:
 def ensure_scope(scope: Scope) -> None:
     """For batch work that may wait (the report command, scheduled reports): the scope's own
     themes, computed now unless stored ones are current (the caller commits)."""
-    snapshot = db.session.scalar(select(ThemeSnapshot).where(
-        ThemeSnapshot.date_from == scope.date_from, ThemeSnapshot.date_to == scope.date_to,
-        ThemeSnapshot.filter_key == filter_key(scope.breakdown_filters)))
-    if not is_current(snapshot, scope):
+    if not is_current(stored_snapshot(scope), scope):
         compute_scope(scope)
 
 
@@ -139,12 +141,9 @@ def request_scope(scope: Scope) -> None:
     """Queues a scope a view showed without its own themes (at most MAX_PENDING wait)."""
     pending = db.session.scalar(select(func.count()).select_from(ThemeSnapshot)
                                 .where(ThemeSnapshot.themes_json.is_(None)))
-    key = filter_key(scope.breakdown_filters)
-    exists = db.session.scalar(select(ThemeSnapshot.id).where(
-        ThemeSnapshot.date_from == scope.date_from, ThemeSnapshot.date_to == scope.date_to,
-        ThemeSnapshot.filter_key == key))
-    if exists is None and pending < MAX_PENDING:
-        db.session.add(ThemeSnapshot(date_from=scope.date_from, date_to=scope.date_to, filter_key=key))
+    if stored_snapshot(scope) is None and pending < MAX_PENDING:
+        db.session.add(ThemeSnapshot(date_from=scope.date_from, date_to=scope.date_to,
+                                     filter_key=filter_key(scope.breakdown_filters)))
         db.session.commit()
 
 
