@@ -16,7 +16,10 @@ def fresh_database_url(name: str) -> str:
     base = os.environ.get("BENCH_DATABASE_URL")
     if not base:
         return f"sqlite:///{tempfile.mkdtemp(prefix='huifang-bench-')}/{name}.db"
-    return fresh_postgres_database(base, f"bench_{name}")
+    # Named after BENCH_DATABASE_URL's own database, so two people benchmarking on one server
+    # (each with their own URL) never drop each other's database mid-run.
+    own = base.rstrip("/").rpartition("/")[2].partition("?")[0] or "bench"
+    return fresh_postgres_database(base, f"{own}_{name}")
 
 
 def bench_app(name: str):
