@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Flask
 
 # Jobs that run on a cron (every ten minutes) rather than on every tick.
-CRON_JOBS = ("scheduled_reports", "retention", "overdue_actions", "themes")
+CRON_JOBS = ("scheduled_reports", "retention", "overdue_actions", "themes", "prune_events")
 
 
 def job_table() -> dict[str, Callable[[datetime], int]]:
@@ -16,7 +16,7 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
     from callbacks.services import escalate_overdue, reopen_waiting
     from channels.services import deliver_due
     from complaints.feedback import complete_sent_results, run_rechecks
-    from integrations.webhooks import deliver_webhooks
+    from integrations.webhooks import deliver_webhooks, prune_events
     from reports.actions import notify_overdue
     from reports.scheduled import generate_due_reports
     from reports.stored_themes import refresh_themes
@@ -36,6 +36,7 @@ def job_table() -> dict[str, Callable[[datetime], int]]:
         "retention": anonymise_old_responses,
         "overdue_actions": notify_overdue,
         "themes": refresh_themes,  # the discovered comment themes, off the request path
+        "prune_events": prune_events,  # the webhook outbox keeps a month
     }
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, insert, literal, select, update
 from standardwebhooks.webhooks import Webhook
 
+from core.bulk import in_values
 from core.db import db, is_postgres, utcnow
 from core.events import Event
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -28,6 +29,11 @@ LONGEST_GAP = timedelta(hours=2)
 LEASE = timedelta(minutes=2)  # a claim older than this was lost with its worker
 TIMEOUT_SECONDS = 10
 BATCH = 100
+FAN_OUT_BATCH = 5000
+# Receivers had 24 h of retries and the admin a month to read the log and redeliver; past that
+# an event is history the results API (not the outbox) serves.
+KEEP_EVENTS = timedelta(days=30)
+PRUNE_BATCH = 5000
 
 
 @dataclass
@@ -49,26 +55,44 @@ def _locked(query):
     return query.with_for_update(skip_locked=True) if is_postgres() else query
 
 
-def fan_out(now: datetime | None = None) -> int:
-    """New events become one delivery per endpoint subscribed to their type. Commits."""
+def fan_out(now: datetime | None = None, batch: int = FAN_OUT_BATCH) -> int:
+    """New events become one delivery per endpoint subscribed to their type. Set-based: an
+    import publishes a million `response.completed` events, which one ORM object each would
+    take hours to fan out. Commits; returns the deliveries created."""
     now = now or utcnow()
-    events = list(db.session.scalars(_locked(
-        select(Event).where(Event.fanned_out.is_(False)).order_by(Event.id).limit(500))))
-    if not events:
-        db.session.commit()
-        return 0
-    endpoints = list(db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))))
+    ids = list(db.session.scalars(_locked(
+        select(Event.id).where(Event.fanned_out.is_(False)).order_by(Event.id).limit(batch))))
     created = 0
-    for event in events:
-        for endpoint in endpoints:
-            if endpoint.wants(event.type):
-                db.session.add(WebhookDelivery(event_id=event.id, endpoint_id=endpoint.id,
-                                               next_attempt_at=now, retry_until=now + RETRY_FOR,
-                                               created_at=now))
-                created += 1
-        event.fanned_out = True
+    if ids:
+        for endpoint_id, types in db.session.execute(
+                select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(WebhookEndpoint.active.is_(True))):
+            created += db.session.execute(insert(WebhookDelivery.__table__).from_select(
+                ["event_id", "endpoint_id", "state", "attempts", "next_attempt_at", "retry_until", "created_at"],
+                select(Event.id, literal(endpoint_id), literal("pending"), literal(0), literal(now),
+                       literal(now + RETRY_FOR), literal(now))
+                .where(in_values(Event.id, ids), Event.type.in_(types or [""]))),
+                execution_options={"preserve_rowcount": True}).rowcount  # else -1 for INSERT … SELECT
+        db.session.execute(update(Event.__table__).where(in_values(Event.id, ids)).values(fanned_out=True))
     db.session.commit()
     return created
+
+
+def prune_events(now: datetime | None = None) -> int:
+    """The cron job keeping the event outbox bounded: events older than KEEP_EVENTS whose every
+    delivery is over (delivered, or failed after its 24 h) go, with their deliveries and their
+    log. A pending delivery keeps its event. Returns the events removed."""
+    cutoff = (now or utcnow()) - KEEP_EVENTS
+    still_pending = select(WebhookDelivery.id).where(WebhookDelivery.event_id == Event.id,
+                                                     WebhookDelivery.state == "pending").exists()
+    removed = 0
+    while ids := list(db.session.scalars(select(Event.id).where(
+            Event.fanned_out.is_(True), Event.created_at < cutoff, ~still_pending).limit(PRUNE_BATCH))):
+        deliveries = select(WebhookDelivery.id).where(in_values(WebhookDelivery.event_id, ids))
+        db.session.execute(delete(WebhookAttempt.__table__).where(WebhookAttempt.delivery_id.in_(deliveries)))
+        db.session.execute(delete(WebhookDelivery.__table__).where(in_values(WebhookDelivery.event_id, ids)))
+        removed += db.session.execute(delete(Event.__table__).where(in_values(Event.id, ids))).rowcount
+        db.session.commit()  # a batch at a time: no long lock on the outbox the web writes to
+    return removed
 
 
 def claim_due(now: datetime, limit: int = BATCH) -> list[Claimed]:

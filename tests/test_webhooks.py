@@ -145,3 +145,56 @@ def test_admin_manages_endpoints_reads_the_log_and_redelivers(ctx, client):
     created = post_form(client, "/admin/api-keys", {"name": "Warehouse", "scopes": ["results:read"]})
     assert "读取结果" in created.get_data(as_text=True)
     assert db.session.scalar(select(ApiKey.scopes).where(ApiKey.name == "Warehouse")) == "results:read"
+
+
+def test_fan_out_of_an_import_sized_batch_is_exact_per_subscription(ctx):
+    """Thousands of events (as an import publishes) fan out in set-based batches: one delivery
+    per event and subscribed active endpoint, none for the rest, every event marked once."""
+    from core.events import publish_many
+    from integrations.webhooks import fan_out
+
+    completed = endpoint("https://crm.example/completed", events=["response.completed"])
+    everything = endpoint("https://bi.example/all")
+    paused = endpoint("https://old.example/all")
+    paused.active = False
+    publish_many("response.completed", [{"response_id": i} for i in range(7000)])
+    publish_many("task.created", [{"task_id": i} for i in range(300)])
+    db.session.commit()
+    created = fan_out(batch=5000) + fan_out(batch=5000)
+    assert created == 7000 + 7300
+    counts = dict(db.session.execute(select(WebhookDelivery.endpoint_id, func.count())
+                                     .group_by(WebhookDelivery.endpoint_id)).all())
+    assert counts == {completed.id: 7000, everything.id: 7300}
+    assert db.session.scalar(select(func.count()).where(Event.fanned_out.is_(False))) == 0
+    assert fan_out() == 0  # nothing fans out twice
+    assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 14300
+
+
+def test_the_outbox_keeps_a_month_and_every_pending_delivery(ctx):
+    from integrations.webhooks import fan_out
+    from jobs import job_table
+
+    with Receiver(SECRET) as receiver:
+        endpoint(receiver.url, events=["task.closed", "response.completed"])
+        produce_events()
+        month_ago = utcnow() - timedelta(days=31)
+        deliver_webhooks(month_ago)  # delivered a month ago: the task.closed and response events
+    pending = Event(uid="msg_pending", type="task.closed", data={}, created_at=month_ago)
+    db.session.add(pending)
+    db.session.commit()
+    fan_out(month_ago)  # its delivery is still pending: never tried yet, so it must stay
+    old = set(db.session.scalars(select(Event.uid)))
+    db.session.execute(Event.__table__.update().values(created_at=month_ago))
+    recent = Event(uid="msg_recent", type="task.closed", data={}, fanned_out=True, created_at=utcnow())
+    db.session.add(recent)
+    db.session.commit()
+    delivered = db.session.scalar(select(func.count()).where(WebhookDelivery.state == "delivered"))
+    assert delivered == 2
+
+    removed = job_table()["prune_events"](utcnow())
+
+    assert removed == len(old) - 1
+    assert set(db.session.scalars(select(Event.uid))) == {"msg_pending", "msg_recent"}
+    assert [d.state for d in db.session.scalars(select(WebhookDelivery))] == ["pending"]
+    assert db.session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
+    assert job_table()["prune_events"](utcnow()) == 0
