@@ -23,6 +23,8 @@ def test_dashboard_shows_the_figures_with_filters(client, dataset):  # noqa: F81
     page = client.get(f"/dashboard?{QUERY}&lang=en").get_data(as_text=True)
     assert "53.2%" in page and "49.0" in page and "significant (p = " in page
     assert "data:image/svg+xml;base64," in page  # trend and driver charts
+    # The imported answers count in Responses but not in the response rate: the page says why.
+    assert "(0/0)" in page and "interviews and imported answers included" in page
     assert '<option value="北京">北京</option>' in page and '<option value="A02">A02</option>' in page
     filtered = client.get(f"/dashboard?{QUERY}&region=上海").get_data(as_text=True)
     assert "<div class=\"value\">2</div>" in filtered
