@@ -25,6 +25,15 @@ LONELY_BOXES = """() => [...document.querySelectorAll('.field li')].filter(li =>
   return box.bottom <= text.top || text.bottom <= box.top; }).map(li => li.textContent.trim())"""
 
 
+# Buttons, deadlines and states an agent needs that sit past the screen's right edge (inside a
+# table's scroll box they don't widen the page, so the width check alone misses them).
+OFF_SCREEN = """() => [...document.querySelectorAll('main button, main td')]
+  .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+  .map(el => el.textContent.trim().slice(0, 20))"""
+# Pages people work from on a phone: every cell and button on screen, not in a sideways scroll.
+WORKED_ON_PHONES = ["/callbacks"]
+
+
 def test_staff_pages_fit_a_phone_and_keep_labels_whole(ctx, client, live_server):
     from playwright.sync_api import sync_playwright
 
@@ -48,5 +57,7 @@ def test_staff_pages_fit_a_phone_and_keep_labels_whole(ctx, client, live_server)
                 problems.append(f"{url}: the page is {width} px wide on a {PHONE['width']} px screen")
             problems += [f"{url}: “{word}” breaks across lines" for word in page.evaluate(BROKEN_LABELS)]
             problems += [f"{url}: checkbox “{text}” is not beside its label" for text in page.evaluate(LONELY_BOXES)]
+            if url in WORKED_ON_PHONES:
+                problems += [f"{url}: “{text}” is off the screen" for text in page.evaluate(OFF_SCREEN)]
         browser.close()
     assert not problems, "\n".join(problems)
