@@ -6,7 +6,7 @@ each action, a webhook endpoint, each questionnaire version): each staff page op
 least-privileged role allowed to see it, the pages on the way in (login, a wrong password, the
 second factor, its enrolment and recovery codes), and at phone width the customer's survey in
 every state (each page, an unanswered page's errors, thanks, expired, unknown, unsubscribe) in
-both languages and the complaint re-check page. The checkers come from npm
+both languages and the complaint re-check page; and staff forms sent empty, with their errors. The checkers come from npm
 (package.json; `make test` installs them): axe is injected into each page, and the HTML of all
 pages is saved and checked by one run of vnu.jar."""
 from __future__ import annotations
@@ -40,6 +40,20 @@ RUN_AXE = """async tags => {
   return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
                                       targets: v.nodes.map(n => n.target.join(' '))}));
 }"""
+# Staff forms sent with every text field emptied (the browser's own checks off), so the page
+# comes back with its validation errors: error markup is checked too, not only clean forms.
+FORMS_WITH_ERRORS = {"agent": ["/interviews/new"], "manager": ["/actions/new"],
+                     "admin": ["/admin/rules", "/admin/users", "/admin/api-keys", "/admin/webhooks"]}
+TEXT_FIELDS = "input[type=text], input[type=email], input[type=url], input[type=number], input[type=date], textarea"
+EMPTY_THE_FORM = """fields => {
+  const form = [...document.querySelectorAll('main form')]
+    .find(f => f.method === 'post' && f.querySelector(fields) && f.querySelector('[type=submit], button:not([type=button])'));
+  if (!form) return false;
+  form.noValidate = true;
+  form.querySelectorAll(fields).forEach(field => { field.value = ''; });
+  form.setAttribute('data-emptied', '');
+  return true;
+}"""
 
 
 class Checker:
@@ -69,6 +83,13 @@ class Checker:
         with self.page.expect_navigation() as navigation:
             self.page.click(selector)
         self.check(who, self.page.url.removeprefix(self.base), navigation.value.text())
+
+    def submit_with_errors(self, who: str, url: str) -> None:
+        """Opens `url`, empties its form and sends it: the page with the errors is checked."""
+        self.open(who, url)
+        assert self.page.evaluate(EMPTY_THE_FORM, TEXT_FIELDS), f"{url}: no form with text fields"
+        self.submit(f"{who} errors", "form[data-emptied] :is([type=submit], button:not([type=button]))")
+        assert self.page.locator(".error").count(), f"{url}: an emptied form showed no error"
 
     def check(self, who: str, url: str, html: str) -> None:
         name = f"{len(self.names):04d}.html"
@@ -200,6 +221,8 @@ def test_every_page_meets_wcag_21_aa_and_is_valid_html(ctx, app, live_server, br
                 seen.add(url)
                 staff.open(role, url)
         staff.open(role, "/no-such-page")
+        for url in FORMS_WITH_ERRORS.get(role, []):
+            staff.submit_with_errors(role, url)
     create_user("new@example.com", "New Manager", "manager", DEMO_PASSWORD)  # enrols at first login
     db.session.commit()
     newcomer = new_checker(browser, live_server, page_dir, DESKTOP, names, violations)
