@@ -3,9 +3,12 @@ scrolls sideways (a wide table scrolls in its own box), no Chinese label in a ta
 character a line, and each checkbox of a list sits beside its label."""
 import shutil
 
+import pytest
+
 from core.db import db
 from tests.screens import login_demo, seed_small_demo
 
+pytestmark = pytest.mark.markup  # the same HTML on either database: run in one pass (Makefile)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 PHONE = {"width": 390, "height": 844}
