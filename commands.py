@@ -214,18 +214,27 @@ def register_commands(app: Flask) -> None:
         click.echo("erased: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
 
     @app.cli.command("verify-audit")
-    def verify_audit_cmd():
+    @click.option("--seal", "seals", multiple=True, metavar="ID:HASH",
+                  help="a seal printed earlier (or from a report e-mail): the log must still hold that row unchanged")
+    def verify_audit_cmd(seals: tuple[str, ...]):
         """Check the audit log's hash chain; report the first row edited or removed."""
         from sqlalchemy import func, select
 
-        from core.accounts import AuditEvent, first_broken_audit_link
+        from core.accounts import AuditEvent, audit_seal, first_broken_audit_link, seal_mismatch
         from core.db import db
         broken = first_broken_audit_link()
-        if broken:
-            click.echo(f"audit log BROKEN at row {broken[0]}: {broken[1]}", err=True)
+        problems = [f"row {broken[0]}: {broken[1]}"] if broken else []
+        try:
+            problems += [problem for seal in seals if (problem := seal_mismatch(seal))]
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--seal") from None
+        if problems:
+            click.echo("audit log BROKEN at " + "; ".join(problems), err=True)
             sys.exit(1)
         count = db.session.scalar(select(func.count()).select_from(AuditEvent))
-        click.echo(f"audit log intact: {count} row(s), every hash and link matches")
+        click.echo(f"audit log intact: {count} row(s), every hash and link matches"
+                   + (f", and {len(seals)} seal(s)" if seals else ""))
+        click.echo(f"seal now: {audit_seal()} (keep it elsewhere; --seal checks it later)")
 
     @app.cli.command("anonymise")
     def anonymise_cmd():

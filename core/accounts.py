@@ -209,6 +209,29 @@ def first_broken_audit_link(batch: int = 5000) -> tuple[int, str] | None:
             prev, last_id = row.row_hash, row.id
 
 
+def audit_seal() -> str | None:
+    """`ID:HASH` of the newest audit row: kept outside the database (the scheduled reports'
+    e-mails carry it), it lets `verify-audit --anchor` prove later that no row up to it was cut
+    or rewritten, which the chain alone cannot show for rows cut from its end."""
+    row = db.session.execute(select(AuditEvent.id, AuditEvent.row_hash)
+                             .order_by(AuditEvent.id.desc()).limit(1)).first()
+    return f"{row.id}:{row.row_hash}" if row else None
+
+
+def seal_mismatch(seal: str) -> str | None:
+    """What is wrong with the log against a seal taken earlier, or None. ValueError when the
+    seal is not of the form ID:HASH."""
+    number, _, digest = seal.strip().partition(":")
+    if not (number.isdigit() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        raise ValueError("a seal is ID:HASH, the row id and its 64-character hash")
+    stored = db.session.scalar(select(AuditEvent.row_hash).where(AuditEvent.id == int(number)))
+    if stored is None:
+        return f"row {number} of the seal is gone: rows were removed from the log"
+    if stored != digest:
+        return f"row {number} no longer has the sealed hash: it or a row before it was rewritten"
+    return None
+
+
 def audit(action: str, target: str = "", user: User | None = None, **details) -> None:
     """Adds an audit row to the current transaction: it lands only if the change does."""
     from flask_login import current_user

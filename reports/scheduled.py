@@ -9,6 +9,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from core.accounts import audit_seal
 from core.db import db
 from core.i18n import SUPPORTED, in_locale
 from core.labels import label
@@ -64,6 +65,10 @@ def _mail(report: GeneratedReport, addresses: list[str]) -> None:
                     kind=name, start=report.date_from, end=report.date_to)
         body = _("Attached: the %(kind)s customer satisfaction report, %(start)s – %(end)s.",
                  kind=name, start=report.date_from, end=report.date_to)
+        seal = audit_seal()
+        if seal:  # a copy of the audit log's seal outside the database, in every manager's mailbox
+            body += "\n\n" + _("Audit log seal: %(seal)s. Keep this e-mail: your administrator can check "
+                               "against it that no audit record up to today was removed or changed.", seal=seal)
     for address in addresses:
         queue_message("email", address, "report", body, subject=subject, report_id=report.id)
 

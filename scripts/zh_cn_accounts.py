@@ -81,4 +81,6 @@ ZH = {
         "删除将清除该客户及其工单、邀请、消息、回访任务和投诉档案。其答卷仅以匿名数据保留。此操作无法撤销。",
     "Erase this customer's data": "删除该客户的数据",
     "Reset two-step login": "重置两步登录",
+    "Audit log seal: %(seal)s. Keep this e-mail: your administrator can check against it that no audit record up to today was removed or changed.":
+        "审计日志封印:%(seal)s。请保留本邮件:管理员可据此核验截至今日的审计记录未被删除或篡改。",
 }

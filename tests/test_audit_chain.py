@@ -73,3 +73,39 @@ def test_retention_keeps_audit_rows(ctx, app):
     from jobs import job_table
     assert job_table()["retention"](utcnow()) == 0  # the daily retention job
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.at <= old)) == 1
+
+
+def test_rows_cut_from_the_end_are_caught_against_a_seal(ctx, app, client):
+    ids = some_audited_work(client)
+    intact = verify(app)
+    seal = intact.output.split("seal now: ")[1].split()[0]
+    assert seal == f"{ids[-1]}:{db.session.get(AuditEvent, ids[-1]).row_hash}"
+    audit("later", "task:2")  # the log grows after the seal: still fine
+    db.session.commit()
+    assert app.test_cli_runner().invoke(args=["verify-audit", "--seal", seal]).exit_code == 0
+    # The chain alone cannot see the newest rows cut off; the seal can.
+    db.session.execute(text("DELETE FROM audit_events WHERE id >= :id"), {"id": ids[-2]})
+    db.session.commit()
+    assert verify(app).exit_code == 0
+    cut = app.test_cli_runner().invoke(args=["verify-audit", "--seal", seal])
+    assert cut.exit_code == 1 and f"row {ids[-1]} of the seal is gone" in cut.output
+    forged = app.test_cli_runner().invoke(args=["verify-audit", "--seal", f"{ids[0]}:{'0' * 64}"])
+    assert forged.exit_code == 1 and "no longer has the sealed hash" in forged.output
+    bad = app.test_cli_runner().invoke(args=["verify-audit", "--seal", "yesterday"])
+    assert bad.exit_code == 2 and "a seal is ID:HASH" in bad.output
+
+
+def test_report_emails_carry_the_seal(ctx, app, client):
+    from channels.models import Message
+    from core.settings import save_rules
+    from reports.scheduled import generate_due_reports
+
+    ids = some_audited_work(client)
+    save_rules({"manager_emails": ["ceo@example.com"]})
+    db.session.commit()
+    generate_due_reports(utcnow())
+    bodies = db.session.scalars(select(Message.body).where(Message.to == "ceo@example.com")).all()
+    assert bodies and all("审计日志封印:" in body for body in bodies)
+    seal = bodies[0].split("审计日志封印:")[1].split("。")[0]
+    assert int(seal.split(":")[0]) >= ids[-1]
+    assert app.test_cli_runner().invoke(args=["verify-audit", "--seal", seal]).exit_code == 0
