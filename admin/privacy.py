@@ -21,6 +21,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, Table, cast, or_, select
 
 from admin.retention import anonymise_responses
+from complaints.evidence import files_dir
+from complaints.models import CaseFile
 from core.accounts import audit
 from core.db import db, utcnow
 from core.dump import table_rows
@@ -106,6 +108,10 @@ def export_customer(customer: Customer) -> bytes:
             records = list(table_rows(table, _key(table).in_(ids)))
             archive.writestr(f"{name}.json", json.dumps(records, ensure_ascii=False, indent=2, default=str))
             contents[f"{name}.json"] = {"zh-CN": _zh(name), "en": _en(name), "records": len(records)}
+        for row in _case_files(rows):  # the letters and attachments themselves, not only their rows
+            archive.writestr(f"case-files/{row.id}-{row.filename}", (files_dir() / row.stored_name).read_bytes())
+            contents[f"case-files/{row.id}-{row.filename}"] = {"zh-CN": _zh("case_files"), "en": _en("case_files"),
+                                                                "records": 1}
         archive.writestr("README.json", json.dumps({
             "zh-CN": f"客户 {customer.external_id} 在回访系统中的个人信息副本,导出于 {utcnow().isoformat()}Z(UTC)。",
             "en": f"Copy of the personal data of customer {customer.external_id} held by Huifang, "
@@ -133,6 +139,7 @@ def erase_customer(customer: Customer) -> dict[str, int]:
     counts only, under the customer's internal number, which then leads nowhere."""
     rows = personal_rows(customer)
     customer_id = customer.id
+    stored = [files_dir() / row.stored_name for row in _case_files(rows)]
     anonymise_responses(sorted(rows.get("responses", set())))  # shared with retention
     db.session.expunge_all()
     for table in reversed(db.metadata.sorted_tables):
@@ -143,7 +150,16 @@ def erase_customer(customer: Customer) -> dict[str, int]:
     counts = {name: len(ids) for name, ids in rows.items()}
     audit("erase_customer", f"customer:{customer_id}", records=counts)
     db.session.commit()
+    # The bytes go once their rows are gone for good: a failure before the commit keeps both.
+    for path in stored:
+        path.unlink(missing_ok=True)
     return counts
+
+
+def _case_files(rows: dict[str, set[int]]) -> list[CaseFile]:
+    """The complaint files (letters, attachments) among the person's rows."""
+    ids = sorted(rows.get("case_files", set()))
+    return list(db.session.scalars(select(CaseFile).where(CaseFile.id.in_(ids)).order_by(CaseFile.id))) if ids else []
 
 
 def _chunks(ids: set[int], size: int = 1000):

@@ -113,3 +113,28 @@ def test_erase_command_and_unknown_customers(ctx, app, client):
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(Customer.external_id).order_by(Customer.id)) == "C-2"
     assert [trace for trace in TRACES if trace in everything()] == []
+
+
+def test_complaint_files_are_exported_and_erased_from_disk(ctx, app, client, tmp_path):
+    """The letter and attachments of a case hold the person too: the export carries their
+    bytes, and erasure removes them from disk, not only their rows."""
+    from complaints.evidence import files_dir, store_file
+    from complaints.models import CaseFile, ComplaintCase
+
+    customer = person_with_history(client)
+    case = db.session.scalar(select(ComplaintCase).join(ComplaintCase.ticket).where(
+        ComplaintCase.ticket.has(customer_id=customer.id)))
+    store_file(case, "attachment", "核查记录.txt", "王芳 的话单核查记录".encode(), None)
+    db.session.commit()
+    path = files_dir() / db.session.scalar(select(CaseFile.stored_name))
+    runner = app.test_cli_runner()
+    out = tmp_path / "c1.zip"
+    assert runner.invoke(args=["customer-export", "--customer", "C-1", "--out", str(out)]).exit_code == 0
+    archive = zipfile.ZipFile(out)
+    attached = [name for name in archive.namelist() if name.startswith("case-files/")]
+    assert [archive.read(name).decode() for name in attached] == ["王芳 的话单核查记录"]
+    assert json.loads(archive.read("README.json"))["files"][attached[0]]["zh-CN"] == "投诉附件"
+
+    assert runner.invoke(args=["customer-erase", "--customer", "C-1", "--yes"]).exit_code == 0
+    assert not path.exists()
+    assert db.session.scalar(select(func.count()).select_from(CaseFile)) == 0
