@@ -41,8 +41,12 @@ def _polyline(run: list[tuple[float, float]], color: str) -> str:
 def trend_svg(trend: list[dict], labels: dict[str, str]) -> str:
     """SI and CSAT per period, CSAT's 95 % interval as a band, * over significant changes,
     hollow markers on low-sample periods."""
-    width, height, left, right, top, bottom = 720, 300, 40, 12, 28, 46
     count = max(len(trend), 1)
+    # Room for the period labels at the ends: up to 8 are centred under their points (half the
+    # last one sticks out right); more are slanted and end at their point (the first sticks
+    # out left, under the axis labels).
+    width, height, top, bottom = 720, 300, 28, 46
+    left, right = (40, 34) if count <= 8 else (72, 12)
     step = (width - left - right) / max(count - 1, 1)
     x_of: Callable[[int], float] = lambda i: left + (step * i if count > 1 else (width - left - right) / 2)  # noqa: E731
     y_of: Callable[[float], float] = lambda v: top + (height - top - bottom) * (1 - v / 100)  # noqa: E731
