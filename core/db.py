@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -38,11 +40,37 @@ def is_postgres() -> bool:
 READ_ONLY = {"huifang_read_only": True}
 
 
-def single_read() -> dict:
-    """Execution options for a connection that runs one read and is closed: on PostgreSQL
-    without a transaction (no BEGIN and ROLLBACK round trips), on SQLite in a deferred one
-    (READ_ONLY: no write lock)."""
-    return {"isolation_level": "AUTOCOMMIT"} if is_postgres() else READ_ONLY
+@functools.cache
+def _driver_sql(statement, dialect) -> str:
+    return str(statement.compile(dialect=dialect))
+
+
+def read_first(statement, params: dict[str, Any]) -> tuple | None:
+    """The first row of one read of `statement` (its bound parameters named in `params`), as a
+    tuple in the order of its columns. On PostgreSQL on a pooled connection of the driver
+    outside any transaction: SQLAlchemy's connection, execution and result objects cost more
+    CPU than the read itself on the survey page (no BEGIN / ROLLBACK round trips either). On
+    SQLite through SQLAlchemy (its dates are text the driver does not convert) in a deferred
+    transaction: no write lock."""
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
+        with engine.connect().execution_options(**READ_ONLY) as connection:
+            row = connection.execute(statement, params).first()
+        return tuple(row) if row is not None else None
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        driver.autocommit = True  # local to the driver: no round trip
+        with driver.cursor() as cursor:
+            cursor.execute(_driver_sql(statement, engine.dialect), params)
+            row = cursor.fetchone()
+        driver.autocommit = False
+    except Exception:
+        pooled.invalidate()  # whatever failed, the connection is not reused
+        raise
+    finally:
+        pooled.close()
+    return row
 
 
 @contextlib.contextmanager

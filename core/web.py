@@ -15,6 +15,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.globals import request_ctx
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
@@ -140,6 +141,31 @@ class CapabilitySessions(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session, response) -> None:
         if not request.path.startswith(self.prefixes):
             super().save_session(app, session, response)
+
+
+class Huifang(Flask):
+    """Flask, with a lean path for the pages customers open from a link (the survey): requests
+    to the blueprints in `customer_blueprints` skip the staff extensions' request hooks
+    (Flask-WTF's session CSRF check, Flask-Limiter, Flask-Login's idle sessions and remember
+    cookie), which cost as much CPU as the survey page itself. Those pages keep no session
+    (CapabilitySessions), check a CSRF value of their own and have no rate limits; they keep
+    what every page has: the refusal of a NUL in the URL, the views' own after-request
+    functions (the language cookie) and the security headers. Errors are handled as anywhere."""
+
+    customer_blueprints: frozenset[str] = frozenset()
+
+    def preprocess_request(self):
+        if request.blueprint in self.customer_blueprints:
+            refuse_nul_in_url()
+            return None
+        return super().preprocess_request()
+
+    def process_response(self, response):
+        if request.blueprint not in self.customer_blueprints:
+            return super().process_response(response)
+        for func in request_ctx._after_request_functions:
+            response = func(response)
+        return add_security_headers(response)
 
 
 def _error_page(status: int):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
-from core.db import db, single_read, utcnow
+from core.db import db, read_first, utcnow
 from core.events import publish
 from surveys.definition import Definition, load_yaml, parse_definition
 from surveys.feed import feed_stamp, response_event
@@ -230,10 +230,10 @@ def unanswered_invitation(token: str, now: datetime | None = None) -> Unanswered
     SurveyUnavailable(404 / 410). One query on a connection of its own, outside the ORM
     session: no objects, no transaction round trips, no write lock on SQLite."""
     _plausible(token)
-    with db.engine.connect().execution_options(**single_read()) as connection:
-        row = connection.execute(_unanswered_query(), {"token": token}).first()
-    _check_answerable(row and row.state, row and row.expires_at, now)
-    return Unanswered(token, row.version_id, row.checksum, row.locale) if row.response_id is None else None
+    row = read_first(_unanswered_query(), {"token": token})
+    state, expires_at, version_id, checksum, locale, response_id = row or (None,) * 6
+    _check_answerable(state, expires_at, now)
+    return Unanswered(token, version_id, checksum, locale) if response_id is None else None
 
 
 def response_for(invitation: Invitation) -> Response:
