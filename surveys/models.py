@@ -165,6 +165,17 @@ class Answer(db.Model):
 
     @property
     def value(self) -> Any:
-        if self.value_num is not None:
-            return int(self.value_num) if float(self.value_num).is_integer() else self.value_num
-        return self.value_text
+        return stored_value(self.value_num, self.value_text)
+
+
+def answer_columns(value: Any) -> dict[str, Any]:
+    """The two columns that store a parsed answer's value."""
+    number = isinstance(value, int | float)
+    return {"value_num": float(value) if number else None, "value_text": None if number else str(value)}
+
+
+def stored_value(value_num: float | None, value_text: str | None) -> Any:
+    """An answer's value from its two columns: whole numbers as int."""
+    if value_num is not None:
+        return int(value_num) if float(value_num).is_integer() else value_num
+    return value_text

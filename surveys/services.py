@@ -24,6 +24,7 @@ from surveys.models import (
     QuestionnaireRoute,
     QuestionnaireVersion,
     Response,
+    answer_columns,
 )
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
@@ -178,7 +179,7 @@ def _by_token(lock: bool):
     return query.options(joinedload(Invitation.ticket)).with_for_update(of=Invitation)  # lock the invitation row only
 
 
-def _check_answerable(state: str | None, expires_at: datetime | None, now: datetime | None) -> None:
+def check_answerable(state: str | None, expires_at: datetime | None, now: datetime | None) -> None:
     """SurveyUnavailable(404 / 410) unless an invitation in `state` (None: there is none) can
     be answered now."""
     if state is None or state in ("scheduled", "suppressed"):
@@ -189,7 +190,7 @@ def _check_answerable(state: str | None, expires_at: datetime | None, now: datet
         raise SurveyUnavailable(410, "expired")
 
 
-def _plausible(token: str) -> None:
+def plausible_token(token: str) -> None:
     if not token or len(token) > 64:
         raise SurveyUnavailable(404, "unknown")
 
@@ -198,9 +199,9 @@ def invitation_for_answering(token: str, now: datetime | None = None, lock: bool
     """The invitation behind a survey link, or SurveyUnavailable(404 / 410). With `lock`, the
     row is locked until commit, so concurrent answers to one invitation (a double click, two
     tabs) run one after the other and the second sees what the first stored."""
-    _plausible(token)
+    plausible_token(token)
     invitation = db.session.scalar(_by_token(lock), {"token": token})
-    _check_answerable(invitation and invitation.state, invitation and invitation.expires_at, now)
+    check_answerable(invitation and invitation.state, invitation and invitation.expires_at, now)
     return invitation
 
 
@@ -229,10 +230,10 @@ def unanswered_invitation(token: str, now: datetime | None = None) -> Unanswered
     common first visit), None when it has one (load it with invitation_for_answering), or
     SurveyUnavailable(404 / 410). One query on a connection of its own, outside the ORM
     session: no objects, no transaction round trips, no write lock on SQLite."""
-    _plausible(token)
+    plausible_token(token)
     row = read_first(_unanswered_query(), {"token": token})
     state, expires_at, version_id, checksum, locale, response_id = row or (None,) * 6
-    _check_answerable(state, expires_at, now)
+    check_answerable(state, expires_at, now)
     return Unanswered(token, version_id, checksum, locale) if response_id is None else None
 
 
@@ -269,8 +270,8 @@ def save_answers(response: Response, values: dict[str, Any]) -> None:
         if answer is None:
             answer = Answer(question_key=key)
             response.answers.append(answer)
-        answer.value_num = float(value) if isinstance(value, int | float) else None
-        answer.value_text = None if isinstance(value, int | float) else str(value)
+        for column, stored in answer_columns(value).items():
+            setattr(answer, column, stored)
         answer.answered_at = now
 
 

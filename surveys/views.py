@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.i18n import SUPPORTED
+from surveys.answering import Answering, answering, start_response, store_page, stored_response
 from surveys.forms import PageAnswers
 from surveys.models import Invitation
 from surveys.services import (
@@ -34,10 +35,6 @@ from surveys.services import (
     Unanswered,
     complete_response,
     definition_by_id,
-    definition_of,
-    invitation_for_answering,
-    response_for,
-    save_answers,
     unanswered_invitation,
 )
 
@@ -106,47 +103,40 @@ def answer(token: str):
     try:
         if request.method == "GET" and (first := unanswered_invitation(token)) is not None:
             return _first_page(first)
-        invitation = invitation_for_answering(token, lock=request.method == "POST")
+        found = answering(token, lock=request.method == "POST")
     except SurveyUnavailable as exc:
         return _unavailable(exc, token)
-    g.locale = _survey_locale(token, invitation.customer.locale)
+    g.locale = _survey_locale(token, found.locale)
     if request.method == "POST":
         _check_csrf(token)
-    definition = definition_of(invitation.version)
-    response = invitation.response
-    answers = response.answer_map() if response else {}
-    progress = response.progress if response else 0
-
-    frontier = _next_page(definition, answers, progress)  # the first page not yet submitted
+    definition = definition_by_id(found.version_id, found.checksum)
+    frontier = _next_page(definition, found.answers, found.progress)  # the first page not yet submitted
     source = request.form if request.method == "POST" else request.args
     requested = source.get("page", type=int)
-    if requested and _page_questions(definition, answers, requested) and (
+    if requested and _page_questions(definition, found.answers, requested) and (
             frontier is None or requested <= frontier):
         page = requested  # going back to an earlier page is fine; skipping ahead is not
     elif frontier is not None:
         page = frontier
     else:  # every page was submitted but the completion did not land: finish it now
-        complete_response(response_for(invitation))
+        start_response(found)
+        complete_response(stored_response(found))
         return redirect(url_for(".thanks", token=token))
-    if request.method == "GET" and not answers:
-        return _pristine_page(invitation.token, invitation.version_id, invitation.version.checksum, page)
+    if request.method == "GET" and not found.answers:
+        return _pristine_page(token, found.version_id, found.checksum, page)
     questions = [q for q in definition.questions if q.page == page]
-    sheet = PageAnswers(definition, questions, g.locale, answers, meta={"csrf": False},
+    sheet = PageAnswers(definition, questions, g.locale, found.answers, meta={"csrf": False},
                         formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
-        return render_template("surveys/page.html", **_context(invitation, definition, sheet, page))
+        return render_template("surveys/page.html", **_context(found, definition, sheet, page))
     if not sheet.submit(request.form.getlist("offered")):
         # 200 when only a follow-up was revealed: nothing is wrong, there is one more question
         status = 400 if not sheet.revealed else 200
-        return render_template("surveys/page.html", **_context(invitation, definition, sheet, page)), status
-    response = response_for(invitation)
-    save_answers(response, sheet.answers())
-    response.progress = max(response.progress or 0, page)
-    answers = response.answer_map()
-    next_page = _next_page(definition, answers, page)
+        return render_template("surveys/page.html", **_context(found, definition, sheet, page)), status
+    store_page(found, sheet.answers(), page)
+    next_page = _next_page(definition, found.answers, page)
     if next_page is None:
-        db.session.flush()
-        complete_response(response)  # commits; a concurrent double submit completes once
+        complete_response(stored_response(found))  # commits; a concurrent double submit completes once
         return redirect(url_for(".thanks", token=token))
     db.session.commit()
     return redirect(url_for(".answer", token=token, page=next_page))
@@ -173,7 +163,7 @@ def _pristine_page(token: str, version_id: int, checksum: str, page: int) -> str
         definition = definition_by_id(version_id, checksum)
         questions = [q for q in definition.questions if q.page == page]
         sheet = PageAnswers(definition, questions, g.locale, {}, meta={"csrf": False})
-        context = _context(_Placeholder(token=TOKEN_MARK), definition, sheet, page)
+        context = _context(_Placeholder(token=TOKEN_MARK, answers={}), definition, sheet, page)
         _PRISTINE[key] = render_template("surveys/page.html", **{**context, "csrf_value": CSRF_MARK})
     return _PRISTINE[key].replace(TOKEN_MARK, token).replace(CSRF_MARK, survey_csrf(token, page))
 
@@ -183,9 +173,10 @@ class _Placeholder:
         self.__dict__.update(attributes)
 
 
-def _context(invitation, definition, sheet: PageAnswers, page: int) -> dict:
+def _context(invitation: Answering | _Placeholder, definition, sheet: PageAnswers, page: int) -> dict:
+    """`invitation`: its token and the answers saved."""
     pages = [p for p in definition.pages]
-    answers = invitation.response.answer_map() if getattr(invitation, "response", None) else {}
+    answers = invitation.answers
     # Numbers run on across pages: the questions shown on earlier pages come first.
     number_offset = sum(1 for q in definition.visible(answers) if q.page < page)
     return dict(number_offset=number_offset, invitation=invitation, definition=definition, sheet=sheet,

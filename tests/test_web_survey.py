@@ -211,3 +211,81 @@ def test_forged_or_missing_csrf_on_a_survey_post_is_refused_and_stores_nothing(c
     # the page's own value is accepted
     assert answer_page(client, invitation.token, {"overall": "3"}).status_code == 302
     assert stored_response(invitation.id).answer_map() == {"overall": 3}
+
+
+def _stored_rows(invitation) -> dict:
+    """What answering stored for `invitation`, without what differs between invitations (ids,
+    the customer and ticket, the moments)."""
+    db.session.expire_all()
+    response = stored_response(invitation.id)
+    row = {c.key: getattr(response, c.key) for c in Response.__table__.columns}
+    assert (row.pop("customer_id"), row.pop("ticket_id"), row.pop("invitation_id")) == (
+        invitation.customer_id, invitation.ticket_id, invitation.id)
+    assert row.pop("respondent") == invitation.customer.external_id and row.pop("started_at")
+    for moment in ("id", "completed_at", "feed_seq"):
+        row.pop(moment)
+    answers = sorted((a.question_key, a.value_num, a.value_text) for a in response.answers)
+    return {"response": row, "answers": answers, "state": db.session.get(Invitation, invitation.id).state}
+
+
+def test_the_web_surveys_core_statements_store_the_rows_the_orm_stores(ctx):
+    """surveys/answering.py writes a page in Core statements; the channels (SMS, voice) and the
+    interview keep the ORM's response_for / save_answers. The same answers store the same rows."""
+    from surveys.answering import answering, store_page
+    from surveys.answering import stored_response as core_response
+    from surveys.services import (
+        complete_response,
+        invitation_for_answering,
+        response_for,
+        save_answers,
+    )
+
+    pages = [(1, {"overall": 2}), (2, {"attitude": 3, "efficiency": None}),
+             (3, {"nps": 9, "resolved": "no", "callback": "yes"}), (1, {"overall": 5}),  # changed
+             (3, {"nps": 9, "resolved": "yes", "callback": None}), (4, {"comment": "信号 ok"})]  # removed
+    from tickets.models import Ticket
+
+    through_orm = sent_invitation()
+    through_core = sent_invitation(id="C-2", phone="+8613800138001")
+    db.session.execute(update(Ticket).where(Ticket.id.in_([through_orm.ticket_id, through_core.ticket_id]))
+                       .values(region="华东", agent="A-7"))  # copied into the response
+    db.session.commit()
+    for page, values in pages:
+        invitation = invitation_for_answering(through_orm.token, lock=True)
+        response = response_for(invitation)
+        save_answers(response, values)
+        response.progress = max(response.progress or 0, page)
+        db.session.commit()
+        found = answering(through_core.token, lock=True)
+        store_page(found, values, page)
+        db.session.commit()
+        assert _stored_rows(through_core) == _stored_rows(through_orm)
+    complete_response(stored_response(through_orm.id))
+    complete_response(core_response(answering(through_core.token, lock=True)))
+    done = _stored_rows(through_core)
+    assert done == _stored_rows(through_orm) and done["state"] == "completed"
+    assert done["response"]["overall"] == 5 and done["response"]["resolved"] is True
+
+
+def test_two_submits_of_one_page_at_once_store_one_response(ctx, app, client):
+    """A double click: both requests answer (the second after the first, behind the
+    invitation's row lock), one response and one answer are stored, the second's value last."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = sent_invitation().token
+    value = csrf_token(client, f"/s/{token}")
+    db.session.rollback()  # the test's own transaction holds SQLite's write lock
+    together = threading.Barrier(2)
+
+    def submit(overall: str) -> int:
+        together.wait(timeout=30)
+        return app.test_client().post(f"/s/{token}", data={"csrf_token": value, "page": "1",
+                                                           "overall": overall}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(submit, ["2", "4"])) == [302, 302]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Answer)) == 1
+    assert db.session.scalar(select(Invitation.state).where(Invitation.token == token)) == "started"
