@@ -89,7 +89,7 @@ ZH = {
     "Customer id (optional)": "客户编号(可选)", "Ticket kind": "工单类型",
     "Agent who handled the ticket": "处理工单的客服", "No customer with this id.": "没有此编号的客户。",
     "Interview saved as response #%(id)s.": "访谈已保存为答卷 #%(id)s。",
-    "Huifang": "回访", "Callbacks": "回访任务", "Interview": "访谈录入", "Overdue": "超时任务",
+    "Huifang": "回访", "Callbacks": "回访任务", "Interview": "访谈录入", "Overdue tasks": "超时任务", "Overdue": "已超时",
     "Dashboard": "仪表盘", "Reports": "报告", "Outbox": "发件箱", "Admin": "管理", "Log out": "退出",
     "This page does not exist.": "此页面不存在。", "You do not have access to this page.": "您无权访问此页面。",
     "Too many attempts. Please wait a minute and try again.": "尝试次数过多,请一分钟后再试。",
