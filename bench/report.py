@@ -15,7 +15,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import and_, func, insert, select, text, update
 
 from bench.common import bench_app, line, timed
 from core.db import db
@@ -109,7 +109,7 @@ def scale_rollups(copies: int, factor: int) -> int:
     by `factor` (denser days), then copied for copies - 1 more agent cohorts (more rows), then
     the coarser grains recomputed from those rows. Returns the row count."""
     from reports.models import ROLLUP_KEYS, response_rollups
-    from reports.rollups import GRAINS, measures_of
+    from reports.rollups import derive_grains, measures_of
 
     t = response_rollups
     measures = measures_of(t)
@@ -120,15 +120,7 @@ def scale_rollups(copies: int, factor: int) -> int:
             ["grain", "day", *ROLLUP_KEYS, *measures],
             select(t.c.grain, t.c.day, t.c.channel, t.c.ticket_kind, t.c.region, t.c.agent + f"~{k}",
                    *[t.c[m] for m in measures]).where(originals)))
-    db.session.execute(delete(t).where(t.c.grain != 15))
-    for grain, keys in GRAINS.items():
-        if grain == 15:
-            continue
-        columns = [t.c[k] if k in keys else literal_column("''").label(k) for k in ROLLUP_KEYS]
-        db.session.execute(insert(t).from_select(
-            ["grain", "day", *ROLLUP_KEYS, *measures],
-            select(literal_column(str(grain)), t.c.day, *columns, *[func.sum(t.c[m]) for m in measures])
-            .where(t.c.grain == 15).group_by(t.c.day, *[t.c[k] for k in keys])))
+    derive_grains()
     db.session.commit()
     return db.session.scalar(select(func.count()).select_from(t))
 

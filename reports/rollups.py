@@ -4,8 +4,11 @@ not rows (SPEC "Figures"; every figure there is a ratio of sums, or a function o
 
 Each table row holds the sums of one local day (core.timeutil.DEFAULT_TZ, which has no daylight
 saving: a fixed offset maps UTC to its days) for one *grain*: the total (grain 0), one breakdown
-(channel, ticket kind, region or agent) or all four at once (grain 15, for combined filters).
-A reader picks the smallest grain that carries its filters and groupings (`grain_for`).
+(channel, ticket kind, region or agent), the three without the agent (grain 7) or all four at once
+(grain 15, for combined filters). The agent with any other keys is also summed per calendar
+month (MONTH_GRAINS). A reader picks the smallest grain that carries its filters and groupings
+(`grain_for`), and for the months its dates cover whole, the month rows of exactly those keys
+(`month_grain_for`): a filtered breakdown by agent never reads a year of all-keys day rows.
 
 Writers — every path that completes a response or sends an invitation calls one of these in
 its own transaction, just before commit (the upsert holds the rows it touches until then):
@@ -41,6 +44,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -66,9 +70,25 @@ from reports.weights import VARIABLES
 from surveys.models import DIMENSIONS, Answer, Invitation, Response
 from tickets.models import Ticket
 
-# grain -> the keys its rows are grouped by (bit i stands for ROLLUP_KEYS[i])
-GRAINS: dict[int, tuple[str, ...]] = {0: (), 1: ("channel",), 2: ("ticket_kind",), 4: ("region",),
-                                      8: ("agent",), 15: ROLLUP_KEYS}
+
+def _keys_of(grain: int) -> tuple[str, ...]:
+    return tuple(k for i, k in enumerate(ROLLUP_KEYS) if grain & (1 << i))
+
+
+# grain -> the keys its day rows are grouped by (bit i stands for ROLLUP_KEYS[i]), smallest first, as
+# grain_for picks the first that carries a reader's keys. Without an agent, one grain of the other
+# three keys (at most a few hundred rows a day) serves every filter and breakdown.
+AGENT = 1 << ROLLUP_KEYS.index("agent")
+GRAINS: dict[int, tuple[str, ...]] = {g: _keys_of(g) for g in (0, 1, 2, 4, 7, 8, 15)}
+# With an agent there are thousands of rows a day, so every combination of the agent with the
+# other keys is also summed per calendar month, in rows of grain PER_MONTH + its bits whose day is
+# the month's first: a year of a filtered breakdown by agent, or of an agent's breakdown, reads
+# twelve rows per agent of just its keys (`sums` reads the months a date range covers whole from
+# them, and the days of its partial months from the day rows).
+PER_MONTH = 1 << len(ROLLUP_KEYS)
+MONTH_GRAINS: dict[int, tuple[str, ...]] = {
+    PER_MONTH + g: _keys_of(g)
+    for g in sorted((g for g in range(PER_MONTH) if g & AGENT), key=lambda g: (bin(g).count("1"), g))}
 # The reporting time zone has no daylight saving (since 1991), so one offset maps UTC to its days.
 OFFSET_HOURS = ZoneInfo(DEFAULT_TZ).utcoffset(datetime(2000, 1, 1)).total_seconds() / 3600
 OFFSET = timedelta(hours=OFFSET_HOURS)
@@ -83,6 +103,13 @@ def local_day(column, dialect: str):
     if dialect == "sqlite":
         return func.date(column, literal_column(f"'{OFFSET_HOURS:+g} hours'"))
     return cast(column + literal_column(f"interval '{OFFSET_HOURS:g} hours'"), Date)
+
+
+def month_start(day, dialect: str):
+    """The first day of the month of a date expression, in SQL."""
+    if dialect == "sqlite":
+        return func.date(day, literal_column("'start of month'"))
+    return cast(func.date_trunc(literal_column("'month'"), day), Date)
 
 
 # ---- what is summed ----------------------------------------------------------------------------
@@ -139,16 +166,23 @@ def _invitation_source(measure: str, where: list) -> tuple[dict[str, Any], Any, 
 
 # ---- writing -----------------------------------------------------------------------------------
 
-def _grouped(keys: dict[str, Any], day, measures: dict[str, Any], source, where: list) -> Select:
+def grain_rows() -> list[tuple[int, tuple[str, ...], bool]]:
+    """(grain as stored, its keys, summed per month) of every kind of row the writers keep."""
+    return [*((grain, keys, False) for grain, keys in GRAINS.items()),
+            *((grain, keys, True) for grain, keys in MONTH_GRAINS.items())]
+
+
+def _grouped(keys: dict[str, Any], day, measures: dict[str, Any], source, where: list, dialect: str) -> Select:
     """One row per (grain, day, keys): every grain's GROUP BY, in key order so that two
     transactions upserting the same rows lock them in the same order (no deadlock)."""
     parts = []
-    for grain, grouped in GRAINS.items():
-        columns = [literal_column(str(grain), Integer).label("grain"), day.label("day")]
+    for grain, grouped, monthly in grain_rows():
+        when = month_start(day, dialect) if monthly else day
+        columns = [literal_column(str(grain), Integer).label("grain"), when.label("day")]
         columns += [(keys[k] if k in grouped else NONE).label(k) for k in ROLLUP_KEYS]
         columns += [func.coalesce(expr, 0).label(name) for name, expr in measures.items()]
         parts.append(select(*columns).select_from(source).where(*where)
-                     .group_by(day, *[keys[k] for k in grouped]))
+                     .group_by(when, *[keys[k] for k in grouped]))
     rows = union_all(*parts).subquery()
     # WHERE true: SQLite would otherwise read the upsert's ON CONFLICT as a join constraint.
     return select(rows).where(true()).order_by(rows.c.grain, rows.c.day, *[rows.c[k] for k in ROLLUP_KEYS])
@@ -159,7 +193,8 @@ def _upsert(table: Table, dialect: str, source: tuple, sign: int, day_column) ->
     measures = {name: expr if sign > 0 else -expr for name, expr in measures.items()}
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     statement = insert.from_select(["grain", "day", *ROLLUP_KEYS, *measures],
-                                   _grouped(keys, local_day(day_column, dialect), measures, joined, where))
+                                   _grouped(keys, local_day(day_column, dialect), measures, joined, where,
+                                            dialect))
     return statement.on_conflict_do_update(
         index_elements=["grain", "day", *ROLLUP_KEYS],
         set_={name: table.c[name] + statement.excluded[name] for name in measures})
@@ -224,8 +259,9 @@ def add_invitation_counts(counts: Mapping[tuple[str, str, str, str], int], sent_
     added: Counter[tuple] = Counter()
     for keys, n in counts.items():
         full = dict(zip(ROLLUP_KEYS, keys, strict=True))
-        for grain, grouped in GRAINS.items():
-            added[(grain, day, *(full[k] if k in grouped else "" for k in ROLLUP_KEYS))] += n
+        for grain, grouped, monthly in grain_rows():
+            when = day.replace(day=1) if monthly else day
+            added[(grain, when, *(full[k] if k in grouped else "" for k in ROLLUP_KEYS))] += n
     if not added:
         return
     columns = ("grain", "day", *ROLLUP_KEYS, measure)
@@ -252,6 +288,32 @@ def rebuild(conn: Connection | None = None) -> None:
     for measure, state in INVITATION_STATES.items():
         where = [Invitation.state == state] if state else []
         run.execute(_upsert(invitation_rollups, dialect, _invitation_source(measure, where), 1, Invitation.sent_at))
+
+
+def derive_grains(conn: Connection | None = None) -> None:
+    """Recomputes every other kind of row of both tables from their all-keys day rows, which
+    carry every sum of every response and invitation: how rollups kept with fewer grains get the
+    new ones (the migration that added them), without reading the raw rows again. Each kind is
+    summed from the fewest rows that hold it: month rows from month rows, coarse from fine."""
+    run = conn if conn is not None else db.session
+    dialect, finest = _dialect(conn), max(GRAINS)
+    kinds = {grain: (set(keys), monthly) for grain, keys, monthly in grain_rows()}
+    order = sorted((g for g in kinds if g != finest), key=lambda g: -len(kinds[g][0]))
+    for t in (response_rollups, invitation_rollups):
+        measures = measures_of(t)
+        run.execute(delete(t).where(t.c.grain != finest))
+        done = [finest]
+        for grain in order:
+            keys, monthly = kinds[grain]
+            source = min((g for g in done if keys <= kinds[g][0] and (monthly or not kinds[g][1])),
+                         key=lambda g: (not kinds[g][1], len(kinds[g][0])))  # month rows are the fewer
+            when = month_start(t.c.day, dialect) if monthly and not kinds[source][1] else t.c.day
+            columns = [t.c[k] if k in keys else NONE.label(k) for k in ROLLUP_KEYS]
+            run.execute(insert(t).from_select(
+                ["grain", "day", *ROLLUP_KEYS, *measures],
+                select(literal_column(str(grain)), when, *columns, *[func.sum(t.c[m]) for m in measures])
+                .where(t.c.grain == source).group_by(when, *[t.c[k] for k in ROLLUP_KEYS if k in keys])))
+            done.append(grain)
 
 
 # ---- bulk: sums computed in Python -------------------------------------------------------------
@@ -317,19 +379,22 @@ def add_summed(keys: Sequence[tuple[date, str, str, str, str]], values: np.ndarr
     finest: dict[tuple, int] = {}
     codes = [finest.setdefault(k, len(finest)) for k in keys]
     sums = _sum_by(np.asarray(codes), values)
-    groups = list(finest)
+    # The finest groups with their month after their keys: (day, channel, kind, region, agent, month).
+    groups = [(*key, key[0].replace(day=1)) for key in finest]
     # Each key column as small integers, so a grain's groups are found by numpy, not per row.
     coded = np.array([list(map({v: i for i, v in enumerate(set(column))}.__getitem__, column))
                       for column in zip(*groups, strict=True)], dtype=np.int64)
     radix = [int(c.max()) + 1 for c in coded]
-    rows: list[tuple[tuple, np.ndarray]] = []
-    for grain, grouped in GRAINS.items():
-        kept = [0, *(1 + i for i, k in enumerate(ROLLUP_KEYS) if k in grouped)]  # the day, then the keys
+    month = len(groups[0]) - 1
+    rows: list[tuple[int, list[tuple], np.ndarray]] = []
+    for grain, grouped, monthly in grain_rows():
+        when = month if monthly else 0
+        kept = [when, *(1 + i for i, k in enumerate(ROLLUP_KEYS) if k in grouped)]  # the day, then the keys
         combined = np.zeros(len(groups), dtype=np.int64)
         for i in kept:
             combined = combined * radix[i] + coded[i]
         _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-        grain_keys = [tuple(key[i] if i in kept else "" for i in range(1 + len(ROLLUP_KEYS)))
+        grain_keys = [(key[when], *(key[i] if i in kept else "" for i in range(1, month)))
                       for key in map(groups.__getitem__, first.tolist())]
         rows.append((grain, grain_keys, _sum_by(inverse.ravel(), sums)))
     _upsert_summed(rows)
@@ -377,9 +442,15 @@ def _upsert_summed(grains: list[tuple[int, list[tuple], np.ndarray]]) -> None:
 # ---- reading -----------------------------------------------------------------------------------
 
 def grain_for(keys: Iterable[str]) -> int:
-    """The smallest grain whose rows are grouped by all of `keys`."""
+    """The smallest grain whose day rows are grouped by all of `keys`."""
     needed = set(keys)
     return next(grain for grain, grouped in GRAINS.items() if needed <= set(grouped))
+
+
+def month_grain_for(keys: Iterable[str]) -> int | None:
+    """The month rows grouped by exactly `keys`, when there are (for keys with the agent)."""
+    needed = set(keys)
+    return next((grain for grain, grouped in MONTH_GRAINS.items() if needed == set(grouped)), None)
 
 
 def measures_of(table: Table) -> list[str]:
@@ -394,20 +465,37 @@ def sums(table: Table, date_from: date, date_to: date, filters: dict[str, str] |
     filters = {k: v for k, v in (filters or {}).items() if v}
     statement = _sums_statement(table, tuple(sorted(filters)), tuple(by), tuple(measures or measures_of(table)),
                                 per_day)
-    params = {"date_from": date_from, "date_to": date_to, **{f"f_{k}": v for k, v in filters.items()}}
+    params = {"date_from": date_from, "date_to": date_to, **whole_months(date_from, date_to),
+              **{f"f_{k}": v for k, v in filters.items()}}
     return [dict(row) for row in db.session.execute(statement, params).mappings()]
+
+
+def whole_months(date_from: date, date_to: date) -> dict[str, date]:
+    """The calendar months that [date_from, date_to] covers whole, as [months_from, months_to):
+    the first day of the first one and the day after the last one (both date_to + 1 day when
+    there is none, so the days read are all of [date_from, date_to])."""
+    after = date_to + timedelta(days=1)
+    first = date_from if date_from.day == 1 else (date_from.replace(day=28) + timedelta(days=4)).replace(day=1)
+    end = after.replace(day=1)
+    return {"months_from": first, "months_to": end} if first < end else {"months_from": after, "months_to": after}
 
 
 @functools.cache
 def _sums_statement(table: Table, filters: tuple[str, ...], by: tuple[str, ...], measures: tuple[str, ...],
                     per_day: bool) -> Select:
     """Built once per shape (~80 summed columns take milliseconds to build on every call)."""
-    grain = grain_for([*filters, *by])
+    grain, month_grain = grain_for([*filters, *by]), month_grain_for([*filters, *by])
     groups = ([table.c.day] if per_day else []) + [table.c[k] for k in by]
     columns = [func.coalesce(func.sum(table.c[m]), 0) for m in measures]
     columns = [(c if m in FLOAT_MEASURES else cast(c, BigInteger)).label(m)
                for c, m in zip(columns, measures, strict=True)]
-    query = select(*groups, *columns).where(
-        table.c.grain == grain, table.c.day >= bindparam("date_from"), table.c.day <= bindparam("date_to"),
-        *[table.c[k] == bindparam(f"f_{k}") for k in filters])
+    day, date_from, date_to = table.c.day, bindparam("date_from"), bindparam("date_to")
+    if per_day or month_grain is None:
+        rows = and_(table.c.grain == grain, day >= date_from, day <= date_to)
+    else:  # the whole months from their month rows, the days before and after them from the day rows
+        months_from, months_to = bindparam("months_from"), bindparam("months_to")
+        rows = or_(and_(table.c.grain == grain, or_(and_(day >= date_from, day < months_from),
+                                                    and_(day >= months_to, day <= date_to))),
+                   and_(table.c.grain == month_grain, day >= months_from, day < months_to))
+    query = select(*groups, *columns).where(rows, *[table.c[k] == bindparam(f"f_{k}") for k in filters])
     return query.group_by(*groups) if groups else query
