@@ -80,15 +80,17 @@ def _keys_of(grain: int) -> tuple[str, ...]:
 # three keys (at most a few hundred rows a day) serves every filter and breakdown.
 AGENT = 1 << ROLLUP_KEYS.index("agent")
 GRAINS: dict[int, tuple[str, ...]] = {g: _keys_of(g) for g in (0, 1, 2, 4, 7, 8, 15)}
-# With an agent there are thousands of rows a day, so every combination of the agent with the
-# other keys is also summed per calendar month, in rows of grain PER_MONTH + its bits whose day is
-# the month's first: a year of a filtered breakdown by agent, or of an agent's breakdown, reads
-# twelve rows per agent of just its keys (`sums` reads the months a date range covers whole from
-# them, and the days of its partial months from the day rows).
+# With an agent there are thousands of rows a day, so the agent alone and with one or two other
+# keys is also summed per calendar month, in rows of grain PER_MONTH + its bits whose day is the
+# month's first: a year of a breakdown by agent under one or two filters, or of an agent's
+# breakdown, reads twelve rows per agent of just its keys (`sums` reads the months a date range
+# covers whole from them, and the days of its partial months from the day rows). All four keys
+# per month would be as many rows as a bulk import's chunk again: three filters and the agent
+# read the all-keys day rows.
 PER_MONTH = 1 << len(ROLLUP_KEYS)
 MONTH_GRAINS: dict[int, tuple[str, ...]] = {
     PER_MONTH + g: _keys_of(g)
-    for g in sorted((g for g in range(PER_MONTH) if g & AGENT), key=lambda g: (bin(g).count("1"), g))}
+    for g in sorted((g for g in range(PER_MONTH - 1) if g & AGENT), key=lambda g: (bin(g).count("1"), g))}
 # The reporting time zone has no daylight saving (since 1991), so one offset maps UTC to its days.
 OFFSET_HOURS = ZoneInfo(DEFAULT_TZ).utcoffset(datetime(2000, 1, 1)).total_seconds() / 3600
 OFFSET = timedelta(hours=OFFSET_HOURS)
@@ -224,11 +226,31 @@ def _invitation_statement(dialect: str, measure: str):
     return _upsert(invitation_rollups, dialect, source, 1, Invitation.sent_at)
 
 
+LIVE_MAX = 100  # up to this many responses, add_responses sums them in Python
+
+
 def add_responses(ids: Sequence[int], sign: int = 1, conn: Connection | None = None) -> None:
     """Adds the completed responses `ids` to the rollups (sign=-1 takes them out again).
-    Call it in the transaction that completed them, last before commit."""
-    if ids:
+    Call it in the transaction that completed them, last before commit. A few (a live
+    completion's one) are read once and summed here, as the bulk import sums its rows: one
+    statement per grain of GROUP BY costs more than the ~15 rows it writes."""
+    if not ids:
+        return
+    if conn is not None or len(ids) > LIVE_MAX:
         _execute(_response_statement(_dialect(conn), "ids", sign), {"ids": list(ids)}, conn)
+        return
+    comment = Answer.__table__.alias("comment")
+    figures = ("overall", "satisfaction_index", "nps", "resolved", *DIMENSIONS)
+    rows = db.session.execute(
+        select(Response.completed_at, *[getattr(Response, k) for k in ROLLUP_KEYS],
+               *[getattr(Response, f) for f in figures], comment.c.value_text)
+        .outerjoin(comment, and_(comment.c.response_id == Response.id, comment.c.question_key == "comment"))
+        .where(in_parameter(Response.id, "ids", _dialect(None)), Response.completed_at.is_not(None)),
+        {"ids": list(ids)}).all()
+    if rows:
+        keys = [(day_of(row[0]), *row[1:5]) for row in rows]
+        values = [response_vector(dict(zip(figures, row[5:-1], strict=True)), row[-1]) for row in rows]
+        add_summed(keys, sign * np.array(values))
 
 
 def add_response_range(first_id: int, last_id: int, sign: int = 1, conn: Connection | None = None) -> None:
@@ -407,6 +429,9 @@ def _sum_by(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values[order], starts, axis=0)
 
 
+LIVE_ROWS = 200  # up to this many rollup rows, _upsert_summed writes them without a scratch table
+
+
 def _upsert_summed(grains: list[tuple[int, list[tuple], np.ndarray]]) -> None:
     from core.bulk import copy_lines, copy_text, execute_many  # the bulk writers
 
@@ -424,6 +449,13 @@ def _upsert_summed(grains: list[tuple[int, list[tuple], np.ndarray]]) -> None:
             for (day, *key), (ints, floats) in zip(keys, numbers, strict=True):
                 yield grain, day.isoformat(), key, ints, floats
 
+    if _dialect(None) == "postgresql" and sum(len(keys) for _, keys, _ in grains) <= LIVE_ROWS:
+        # A live completion's few rows: one prepared upsert, in key order (as _grouped: no deadlock).
+        cursor = db.session.connection().connection.driver_connection.cursor()
+        cursor.executemany(f"INSERT INTO response_rollups ({names}) VALUES ({', '.join(['%s'] * len(columns))}) "
+                           f"{conflict}", sorted((grain, date.fromisoformat(day), *key, *ints, *floats)
+                                                 for grain, day, key, ints, floats in rows()))
+        return
     if _dialect(None) == "postgresql":
         # COPY into a scratch table, then one upsert in key order (as _grouped: no deadlock).
         tab = "\t"

@@ -1,5 +1,5 @@
 """rollup grains per agent and month: the channel x ticket kind x region day rows (grain 7), and
-every combination of the agent with the other keys summed per calendar month (grains 24-31),
+the agent alone and with one or two other keys summed per calendar month (grains 24-30),
 derived from the all-keys day rows already stored (reports.rollups.derive_grains, the code of
 this revision); no column changes.
 
