@@ -21,7 +21,8 @@ from reports.models import invitation_rollups, response_rollups
 from reports.periods import period_of
 from reports.rollups import sums
 from reports.scope import BREAKDOWNS, Scope
-from reports.scorecards import scorecards
+from reports.scorecards import CARD_MEASURES, callback_figures, scorecards
+from reports.scorecards import GROUPS as CARD_GROUPS
 from reports.stats import pct, pearson, percent_interval, two_proportion_p
 from reports.stored_themes import stored_themes
 from reports.suggestions import suggestions
@@ -138,15 +139,22 @@ def trend(days: dict[date, dict], scope: Scope, period: str) -> list[dict]:
 
 # ---- other figures ---------------------------------------------------------------------------
 
+def breakdown_sums(scope: Scope, by: str) -> list[dict]:
+    """The scope's sums per value of `by`, from its rollup grain: what its breakdown and (for
+    agents and regions) its scorecards need, read once for both."""
+    return sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, by=(by,),
+                measures=tuple(dict.fromkeys(HEADLINE + CARD_MEASURES)))
+
+
+def breakdown(rows: list[dict], by: str) -> list[dict]:
+    """Largest first; equal sizes by key (the database returns groups in no set order)."""
+    return sorted(({"key": row[by] or "—", **headline(row)} for row in rows if row["n"]),
+                  key=lambda b: (-b["n"], b["key"]))
+
+
 def breakdowns(scope: Scope) -> dict[str, list[dict]]:
-    """Channel, ticket kind, region and agent, each from its rollup grain."""
-    out = {}
-    for by in BREAKDOWNS:
-        rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters,
-                    by=(by,), measures=HEADLINE)
-        out[by] = sorted(({"key": row[by] or "—", **headline(row)} for row in rows if row["n"]),
-                         key=lambda b: -b["n"])
-    return out
+    """Channel, ticket kind, region and agent."""
+    return {by: breakdown(breakdown_sums(scope, by), by) for by in BREAKDOWNS}
 
 
 def response_rate(scope: Scope) -> dict:
@@ -228,10 +236,14 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
     days, total = daily_sums(scope), total_sums(scope)
-    scans = {"scorecards": lambda: {by: scorecards(scope, by) for by in ("agent", "region")}}
+    # Each breakdown's sums (the agent's are the most rows) and the cards' callback tasks, each on
+    # its own connection; the sums by agent and region serve both their breakdown and their cards.
+    scans = {by: (lambda by=by: breakdown_sums(scope, by)) for by in (BREAKDOWNS if with_breakdowns else CARD_GROUPS)}
+    scans["callbacks"] = lambda: {by: callback_figures(scope, by) for by in CARD_GROUPS}
+    read = concurrently(scans)
+    results = {"scorecards": {by: scorecards(scope, by, read[by], read["callbacks"][by]) for by in CARD_GROUPS}}
     if with_breakdowns:
-        scans["breakdowns"] = lambda: breakdowns(scope)
-    results = concurrently(scans)
+        results["breakdowns"] = {by: breakdown(read[by], by) for by in BREAKDOWNS}
     themes, themes_source = stored_themes(scope, period)  # computed by the scheduler, never here
     head = headline(total)
     dims = dimensions(total)

@@ -19,13 +19,15 @@ LOW_SAMPLE = 30
 GROUPS = ("agent", "region")
 
 
-def _response_sums(scope, by: str) -> dict[str, dict]:
-    rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, by=(by,),
-                measures=("n", "overall_n", "top2", "resolved_n", "resolved_yes"))
-    return {row[by] or "—": row for row in rows if row["n"]}
+CARD_MEASURES = ("n", "overall_n", "top2", "resolved_n", "resolved_yes")
 
 
-def _callback_figures(scope, by: str) -> dict[str, dict]:
+def _response_sums(scope, by: str) -> list[dict]:
+    return sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, by=(by,),
+                measures=CARD_MEASURES)
+
+
+def callback_figures(scope, by: str) -> dict[str, dict]:
     """Callback tasks created in the period, attributed to the agent / region of their ticket."""
     start, end = scope.utc_bounds()
     first_attempt = (select(Attempt.task_id, func.min(Attempt.at).label("first_at"))
@@ -48,11 +50,16 @@ def _callback_figures(scope, by: str) -> dict[str, dict]:
     return out
 
 
-def scorecards(scope, by: str = "agent") -> list[dict[str, Any]]:
-    """One card per agent (or region), highest CSAT lower bound first; unknown bounds last."""
+def scorecards(scope, by: str = "agent", summed: list[dict] | None = None,
+               callbacks: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+    """One card per agent (or region), highest CSAT lower bound first; unknown bounds last.
+    `summed` (the scope's rollup sums by `by` with CARD_MEASURES) and `callbacks` (its
+    callback_figures): when the caller has read them already."""
     if by not in GROUPS:
         raise ValueError(by)
-    responses, callbacks = _response_sums(scope, by), _callback_figures(scope, by)
+    rows = summed if summed is not None else _response_sums(scope, by)
+    responses = {row[by] or "—": row for row in rows if row["n"]}
+    callbacks = callbacks if callbacks is not None else callback_figures(scope, by)
     cards = []
     for key in sorted(set(responses) | set(callbacks)):
         s = responses.get(key, {})
