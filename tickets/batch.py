@@ -9,11 +9,14 @@ and taken one ticket at a time through `intake_ticket`, which is idempotent."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from flask import Flask, current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
@@ -47,30 +50,71 @@ class _Plan:
         self.tickets: list[dict] = []
         self.invitations: list[dict] = []
         self.tasks: list[dict] = []
+        self.created: dict[str, Intake] = {}   # external id -> what this batch stores for it
+        self.since = now
+        self.seen: tuple[dict[int, tuple], dict[int, set]] = ({}, {})  # what an unlocked plan read
 
     def capped(self, customer_id: int, send_at: datetime, _rules: dict) -> bool:
         return any(abs(s - send_at) < self.window for s in self.sends[customer_id])
 
 
-def _load_customers(plan: _Plan, cleans: list[dict[str, Any]]) -> None:
-    """The batch's stored customers (locked on PostgreSQL, as single intake locks them for the
-    cap) and their invitations near the batch's dates: one query each, columns, no ORM."""
+def _load_customers(plan: _Plan, cleans: list[dict[str, Any]], carry: _Plan | None, lock: bool) -> None:
+    """The batch's known customers and their invitations near the batch's dates: one query each,
+    columns, no ORM. `lock` (a batch planned and written in one transaction) locks the stored
+    ones, as single intake locks them for the cap. A `carry` (the chunk still being written)
+    gives its customers as it left them and its invitations, which the database does not show
+    yet; without `lock` the writer re-reads all of it under lock (`_still_as_planned`)."""
     table = Customer.__table__
+    wanted = {c["customer"]["id"] for c in cleans}
+    if carry is not None:
+        for external_id in wanted & carry.customers.keys():
+            plan.customers[external_id] = SimpleNamespace(**vars(carry.customers[external_id]))
     query = select(*(table.c[name] for name in STORED_FIELDS)).where(
-        in_values(table.c.external_id, {c["customer"]["id"] for c in cleans}))
-    if is_postgres():
+        in_values(table.c.external_id, wanted - plan.customers.keys()))
+    if lock and is_postgres():
         query = query.with_for_update()
     for row in db.session.execute(query):
-        customer = SimpleNamespace(**row._mapping)
-        plan.customers[customer.external_id] = customer
+        plan.customers[row.external_id] = SimpleNamespace(**row._mapping)
+    for customer in plan.customers.values():
         plan.stored[customer.id] = tuple(getattr(customer, name) for name in CUSTOMER_FIELDS)
     if plan.stored:
-        since = min(c["handled_at"] for c in cleans) - plan.window
-        for customer_id, send_at in db.session.execute(
-                select(Invitation.customer_id, Invitation.send_at)
-                .where(in_values(Invitation.customer_id, plan.stored), Invitation.state != "suppressed",
-                       Invitation.send_at > since)):
+        plan.since = min(c["handled_at"] for c in cleans) - plan.window
+        for customer_id, send_at in db.session.execute(_sends_query(plan)):
             plan.sends[customer_id].append(send_at)
+        if carry is not None:
+            for invitation in carry.invitations:
+                if invitation["state"] == "scheduled" and invitation["customer_id"] in plan.stored:
+                    plan.sends[invitation["customer_id"]].append(invitation["send_at"])
+    if not lock:
+        plan.seen = (_as_read(plan.customers.values()), {c: set(s) for c, s in plan.sends.items() if s})
+
+
+def _sends_query(plan: _Plan):
+    return (select(Invitation.customer_id, Invitation.send_at)
+            .where(in_values(Invitation.customer_id, plan.stored), Invitation.state != "suppressed",
+                   Invitation.send_at > plan.since))
+
+
+def _as_read(customers: Iterable[Any]) -> dict[int, tuple]:
+    return {c.id: tuple(getattr(c, name) for name in STORED_FIELDS) for c in customers}
+
+
+def _still_as_planned(plan: _Plan) -> bool:
+    """A plan made without locks (`_load_customers(lock=False)`): locks its customers and says
+    whether they and their invitations are still what the plan read. Another writer may have
+    changed them in between; then the chunk is planned again."""
+    customers, sends = plan.seen
+    if not customers:
+        return True
+    table = Customer.__table__
+    found = db.session.execute(select(*(table.c[name] for name in STORED_FIELDS))
+                               .where(in_values(table.c.id, customers)).order_by(table.c.id).with_for_update())
+    if _as_read(found) != customers:
+        return False
+    now = defaultdict(set)
+    for customer_id, send_at in db.session.execute(_sends_query(plan)):
+        now[customer_id].add(send_at)
+    return now == sends
 
 
 def _update_customers(plan: _Plan) -> None:
@@ -187,31 +231,33 @@ def _existing(cleans: list[dict[str, Any]]) -> dict[str, Intake]:
     return {r.ticket.external_id: r for r in by_id.values()}
 
 
-def _intake(cleans: list[dict[str, Any]], rules: dict[str, Any]) -> list[Intake]:
-    router = QuestionnaireRouter(rules["questionnaire"])
+def _prepare(cleans: list[dict[str, Any]], rules: dict[str, Any], router: QuestionnaireRouter,
+             carry: _Plan | None = None, lock: bool = True) -> tuple[_Plan, list[Intake]]:
+    """Plans the batch in memory: the rows to write, and one Intake per item in order."""
     done = _existing(cleans)
+    if carry is not None:  # a repeat of a ticket the chunk in flight stores
+        done.update({c["external_id"]: replace(carry.created[c["external_id"]], created=False)
+                     for c in cleans if c["external_id"] in carry.created})
     fresh, seen = [], set(done)
     for clean in cleans:  # the first of repeats, in order
         if clean["external_id"] not in seen:
             seen.add(clean["external_id"])
             fresh.append(clean)
     plan = _Plan(rules, utcnow())
-    _load_customers(plan, fresh)
+    _load_customers(plan, fresh, carry, lock)
     new_ids = reserve_ids(Customer.__table__, len({c["customer"]["id"] for c in fresh}
                                                   - set(plan.customers)))[::-1]
     ticket_ids = reserve_ids(Ticket.__table__, len(fresh))
-    created = []
     for clean, ticket_id in zip(fresh, ticket_ids, strict=True):
         customer = _customer(plan, clean["customer"], new_ids)
-        created.append(_plan_ticket(plan, clean, ticket_id, customer, router))
-    _write(plan, created)
-    done.update({r.ticket.external_id: r for r in created})
+        plan.created[clean["external_id"]] = _plan_ticket(plan, clean, ticket_id, customer, router)
+    done.update(plan.created)
     results, seen = [], set()
     for clean in cleans:
         result = done[clean["external_id"]]
         results.append(replace(result, created=False) if clean["external_id"] in seen else result)
         seen.add(clean["external_id"])
-    return results
+    return plan, results
 
 
 def intake_batch(cleans: list[dict[str, Any]], rules: dict[str, Any] | None = None) -> list[Intake]:
@@ -222,9 +268,77 @@ def intake_batch(cleans: list[dict[str, Any]], rules: dict[str, Any] | None = No
     if not cleans:
         return []
     try:
-        results = _intake(cleans, rules)
+        plan, results = _prepare(cleans, rules, QuestionnaireRouter(rules["questionnaire"]))
+        _write(plan, list(plan.created.values()))
         db.session.commit()
         return results
     except IntegrityError:
         db.session.rollback()  # another writer stored one of these meanwhile
         return [intake_ticket(clean, rules) for clean in cleans]
+
+
+def _write_alone(app: Flask, plan: _Plan) -> bool:
+    """The writer thread's part: its own app context, session and connection, one transaction.
+    False (nothing written) when the plan's customers changed meanwhile or another writer
+    stored one of its tickets or customers."""
+    with app.app_context():
+        try:
+            if _still_as_planned(plan):
+                _write(plan, list(plan.created.values()))
+                db.session.commit()
+                return True
+        except IntegrityError:
+            pass
+        db.session.rollback()
+        return False
+
+
+class IntakePipeline:
+    """`intake_batch` for a stream of chunks (import-tickets on PostgreSQL): chunk N+1 is
+    planned in Python while a thread writes chunk N, so the import's Python and the database
+    server work at once. The plan of N+1 reads without locks what is committed and takes from
+    chunk N (`carry`) what is not yet; the writer then locks the customers and checks they and
+    their invitations are as planned. A chunk whose plan no longer holds is written again
+    through `intake_batch`, and the next one planned again after it."""
+
+    def __init__(self, rules: dict[str, Any]):
+        self.rules, self.router = rules, QuestionnaireRouter(rules["questionnaire"])
+        self.app = current_app._get_current_object()
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="ticket-writer")
+        self.flight: tuple[list[dict], list[Intake], _Plan, Future] | None = None
+
+    def feed(self, cleans: list[dict[str, Any]]) -> list[tuple[list[dict], list[Intake]]]:
+        """Plans `cleans` and hands them to the writer; returns the chunks (items, results)
+        stored meanwhile, in order."""
+        plan, results = self._plan(cleans)
+        stored, replan = self._land()
+        if replan:
+            plan, results = self._plan(cleans)
+        self.flight = (cleans, results, plan, self.writer.submit(_write_alone, self.app, plan))
+        return stored
+
+    def finish(self) -> list[tuple[list[dict], list[Intake]]]:
+        """Waits for the last chunk; returns it as `feed` does."""
+        try:
+            return self._land()[0]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=True)
+
+    def _plan(self, cleans: list[dict[str, Any]]) -> tuple[_Plan, list[Intake]]:
+        carry = self.flight[2] if self.flight else None
+        try:
+            return _prepare(cleans, self.rules, self.router, carry, lock=False)
+        finally:
+            db.session.commit()  # a read, without locks: end it
+
+    def _land(self) -> tuple[list[tuple[list[dict], list[Intake]]], bool]:
+        if self.flight is None:
+            return [], False
+        cleans, results, _plan, written = self.flight
+        self.flight = None
+        if written.result():
+            return [(cleans, results)], False
+        return [(cleans, intake_batch(cleans, self.rules))], True

@@ -3,13 +3,15 @@ the good rows of each chunk are stored and planned together (tickets.batch), one
 a chunk. A ticket already stored, or repeated in the file, is refused by its line."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from core.csvimport import HeaderError, ImportReport, chunks, prefetched, rows
+from core.db import is_postgres
 from core.settings import get_rules
-from tickets.batch import intake_batch
-from tickets.services import validate_ticket
+from tickets.batch import IntakePipeline, intake_batch
+from tickets.services import Intake, validate_ticket
 
 COLUMNS = ("external_id", "kind", "handled_at", "customer_id", "customer_name", "phone", "email",
            "locale", "category", "region", "agent", "channel")
@@ -56,11 +58,12 @@ def import_tickets_csv(lines: Iterable[str], report: ImportReport | None = None,
     `report`, which hands each bad row on as it is found; `progress` is called after each chunk."""
     report = report if report is not None else ImportReport()
     rules = get_rules()
+    stored = _stored_chunks(_read_ahead(lines), rules)
     try:
-        for good, refused in _read_ahead(lines):
+        for good, refused, results in stored:
             for line, why in refused:
                 report.reject(line, why)
-            for (line, clean), result in zip(good, intake_batch([c for _, c in good], rules), strict=True):
+            for (line, clean), result in zip(good, results, strict=True):
                 if result.created:
                     report.imported += 1
                 else:
@@ -69,4 +72,30 @@ def import_tickets_csv(lines: Iterable[str], report: ImportReport | None = None,
                 progress()
     except HeaderError as exc:
         report.reject(1, str(exc))
+    finally:
+        stored.close()
     return report
+
+
+Validated = tuple[list[tuple[int, dict]], list[tuple[int, str]]]
+
+
+def _stored_chunks(validated: Iterator[Validated], rules: dict[str, Any],
+                   ) -> Generator[tuple[list[tuple[int, dict]], list[tuple[int, str]], list[Intake]], None, None]:
+    """Each chunk with its intake results once it is committed, in the file's order. On
+    PostgreSQL the next chunk is planned while this one is written (tickets.batch.IntakePipeline);
+    SQLite, whose writers are serialised anyway, takes one chunk at a time."""
+    if not is_postgres():
+        for good, refused in validated:
+            yield good, refused, intake_batch([c for _, c in good], rules)
+        return
+    pipeline, waiting = IntakePipeline(rules), deque()
+    try:
+        for good, refused in validated:
+            waiting.append((good, refused))
+            for _cleans, results in pipeline.feed([c for _, c in good]):
+                yield *waiting.popleft(), results
+        for _cleans, results in pipeline.finish():
+            yield *waiting.popleft(), results
+    finally:
+        pipeline.close()
