@@ -1,17 +1,20 @@
 """Deadlines from the service guide (chapters 2.3, 5.1, 5.3), configurable in the rules."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from core.timeutil import add_working_days
 
 
-def deadline(kind: str, start: datetime, rules: dict[str, Any], tz: str | None) -> datetime:
+def deadline(kind: str, start: datetime, rules: dict[str, Any], tz: str | None,
+             add_days: Callable[[datetime, int, str | None, list[str]], datetime] = add_working_days) -> datetime:
+    """`add_days` counts working days (batch intake passes a LocalCalendar's, same answers)."""
     if kind == "complaint_feedback":
         days = min(int(rules["deadline_complaint_feedback_working_days"]),
                    int(rules["deadline_complaint_max_working_days"]))
-        return add_working_days(start, days, tz, rules["holidays"])
+        return add_days(start, days, tz, rules["holidays"])
     hours = {
         "post_handling": rules["deadline_post_handling_hours"],
         "complaint_accept": rules["deadline_complaint_accept_hours"],

@@ -2,6 +2,7 @@
 case page or through their callback tasks), the supervisor's extension, reopening."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,12 +39,14 @@ def case_number(ticket) -> str:
     return f"TS{to_local(ticket.handled_at, None):%Y%m%d}-{ticket.id:06d}"
 
 
-def plan_case(ticket, timezone: str | None, tasks: list, rules: dict[str, Any]) -> tuple[dict, list[dict]]:
+def plan_case(ticket, timezone: str | None, tasks: list, rules: dict[str, Any],
+              add_days: Callable[[datetime, int, str | None, list[str]], datetime] = add_working_days,
+              ) -> tuple[dict, list[dict]]:
     """The case row and its five stage rows (without ids) for a complaint ticket: deadlines
     from handled_at, the ticket's complaint tasks as the stages' work items. Used by single
-    intake (ORM) and by batch intake (bulk rows) alike."""
+    intake (ORM) and by batch intake (bulk rows) alike; `add_days` as callbacks.deadlines has it."""
     by_kind = {t.kind: t for t in tasks}
-    feedback_due = deadline("complaint_feedback", ticket.handled_at, rules, timezone)
+    feedback_due = deadline("complaint_feedback", ticket.handled_at, rules, timezone, add_days)
     case = {"number": case_number(ticket), "ticket_id": ticket.id, "customer_id": ticket.customer_id,
             "category": ticket.category or "", "received_at": ticket.handled_at,
             "feedback_due_at": feedback_due}
@@ -73,17 +76,27 @@ def open_case(ticket, tasks: list[CallbackTask], rules: dict[str, Any] | None = 
 def open_cases_bulk(items: list[tuple[Any, str | None, list]], rules: dict[str, Any]) -> int:
     """Batch intake's complaints: (ticket, customer timezone, tasks) each, written as bulk rows
     in the caller's transaction."""
-    from core.bulk import insert_rows, reserve_ids
+    from core.bulk import insert_rows
+
+    cases, stages = case_rows(items, rules)
+    insert_rows(ComplaintCase.__table__, cases)
+    insert_rows(CaseStage.__table__, stages)
+    return len(cases)
+
+
+def case_rows(items: list[tuple[Any, str | None, list]], rules: dict[str, Any],
+              add_days: Callable[[datetime, int, str | None, list[str]], datetime] = add_working_days,
+              ) -> tuple[list[dict], list[dict]]:
+    """The case rows (ids reserved) and stage rows of `open_cases_bulk`'s items."""
+    from core.bulk import reserve_ids
 
     cases, stages = [], []
     for (ticket, timezone, tasks), case_id in zip(items, reserve_ids(ComplaintCase.__table__, len(items)),
                                                   strict=True):
-        row, rows = plan_case(ticket, timezone, tasks, rules)
+        row, rows = plan_case(ticket, timezone, tasks, rules, add_days)
         cases.append({"id": case_id, **row})
         stages += [{"case_id": case_id, **stage} for stage in rows]
-    insert_rows(ComplaintCase.__table__, cases)
-    insert_rows(CaseStage.__table__, stages)
-    return len(cases)
+    return cases, stages
 
 
 def case_for_ticket(ticket_id: int) -> ComplaintCase | None:

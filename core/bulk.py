@@ -4,12 +4,14 @@ invitations of a ticket) are written in the same chunk without a round trip per 
 from __future__ import annotations
 
 import functools
+import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
+from psycopg.copy import Copy, FileWriter
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -75,6 +77,11 @@ def insert_rows(table: Table, rows: Iterable[dict[str, Any]]) -> int:
     rows = list(rows)
     if not rows:
         return 0
+    return insert_tuples(table, *_as_tuples(table, rows))
+
+
+def _as_tuples(table: Table, rows: list[dict[str, Any]]) -> tuple[list[str], list[Sequence[Any]]]:
+    """(columns, values in that order) of dict rows, defaults filled in."""
     defaults = _defaults(table)
     given = list(rows[0])
     missing = [c for c in defaults if c not in rows[0]]
@@ -82,14 +89,68 @@ def insert_rows(table: Table, rows: Iterable[dict[str, Any]]) -> int:
         # Rows of one shape (the usual case): a C-level getter per row, the defaults appended.
         pick, tail = itemgetter(*given), tuple(defaults[c] for c in missing)
         try:
-            values = [pick(row) + tail for row in rows]
+            return [*given, *missing], [pick(row) + tail for row in rows]
         except KeyError:  # same size, other keys: the general way below
             pass
-        else:
-            return insert_tuples(table, [*given, *missing], values)
     columns = list(dict.fromkeys([*given, *missing]))
     pairs = [(c, defaults.get(c)) for c in columns]
-    return insert_tuples(table, columns, ([row.get(c, d) for c, d in pairs] for row in rows))
+    return columns, [[row.get(c, d) for c, d in pairs] for row in rows]
+
+
+Write = Callable[[], int]
+
+
+def prepared_rows(table: Table, rows: list[dict[str, Any]]) -> Write:
+    """`insert_rows` in two halves: the rows are formatted for the database now, and written
+    (in the then-current transaction, perhaps another thread's session) when the returned
+    function is called. Batch intake formats the next chunk while a thread writes this one."""
+    if not rows:
+        return lambda: 0
+    return prepared_tuples(table, *_as_tuples(table, rows))
+
+
+def prepared_tuples(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                    json_text: Collection[str] = ()) -> Write:
+    """`prepared_rows` of values in `columns` order; `json_text` names JSON columns whose
+    values are JSON text already. PostgreSQL: the COPY data is formatted now, by psycopg's own
+    formatter (a Copy that writes to memory); SQLite: the values are encoded now and
+    executemany'd on the call."""
+    count = len(rows)
+    if not count:
+        return lambda: 0
+    encoders = [(i, f) for i, f in _encoders(table, columns) if columns[i] not in json_text]
+    values = _encoded(rows, encoders)
+    names = ", ".join(map(db.engine.dialect.identifier_preparer.quote, columns))
+    if not is_postgres():
+        return lambda: execute_many(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})",
+                                    values) or count
+    data = io.BytesIO()
+    with db.session.connection().connection.driver_connection.cursor() as cursor, \
+            Copy(cursor, binary=False, writer=FileWriter(data)) as copy:
+        for row in values:
+            copy.write_row(row)
+    data = data.getvalue()
+
+    def write() -> int:
+        raw = db.session.connection().connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            copy.write(data)
+        return count
+    return write
+
+
+def _encoded(rows: Iterable[Sequence[Any]], encoders: list[tuple[int, Callable[[Any], Any]]]) -> list[Sequence[Any]]:
+    """The rows with the values the driver cannot take as they are converted."""
+    if not encoders:
+        return list(rows)
+    out = []
+    for row in rows:
+        row = list(row)
+        for i, encode in encoders:
+            if row[i] is not None:
+                row[i] = encode(row[i])
+        out.append(row)
+    return out
 
 
 def insert_tuples(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

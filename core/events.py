@@ -5,13 +5,14 @@ events out to subscribed webhook endpoints; nothing here does any network I/O.""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import db, is_postgres, utcnow
+from core.db import db, utcnow
 from core.timeutil import iso_utc
 
 # The catalogue integrators can subscribe to (SPEC "Results API and webhooks").
@@ -61,20 +62,18 @@ def publish_many(event: str, datas: list[dict[str, Any]], now: datetime | None =
 def publish_serialised(event: str, datas: list[str], now: datetime | None = None) -> int:
     """`publish_many` for the bulk import: `datas` already JSON text (built from templates,
     not a dict per row), written by COPY / executemany in the caller's transaction."""
-    from core.bulk import copy_lines, copy_text, execute_many
+    return prepared_serialised(event, datas, now)()
+
+
+def prepared_serialised(event: str, datas: list[str], now: datetime | None = None) -> Callable[[], int]:
+    """`publish_serialised` in two halves (core.bulk.prepared_tuples): the rows are made now,
+    written in the then-current transaction when the returned function is called."""
+    from core.bulk import prepared_tuples
 
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
-    if not datas:
-        return 0
     uids = secrets.token_hex(16 * len(datas))  # one call for the chunk's random ids
     now = now or utcnow()
-    columns = ("uid", "type", "data", "created_at", "fanned_out")
-    if is_postgres():
-        copy_lines("events", columns, (f"msg_{uids[32 * i:32 * i + 32]}\t{event}\t{copy_text(data)}\t{now}\tf\n"
-                                       for i, data in enumerate(datas)))
-    else:
-        stamp = now.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format
-        execute_many(f"INSERT INTO events ({', '.join(columns)}) VALUES (?, ?, ?, ?, 0)",
-                     ((f"msg_{uids[32 * i:32 * i + 32]}", event, data, stamp) for i, data in enumerate(datas)))
-    return len(datas)
+    return prepared_tuples(Event.__table__, ("uid", "type", "data", "created_at", "fanned_out"),
+                           [(f"msg_{uids[32 * i:32 * i + 32]}", event, data, now, False)
+                            for i, data in enumerate(datas)], json_text=("data",))

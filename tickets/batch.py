@@ -8,11 +8,14 @@ another writer store one of the same tickets or customers meanwhile, the batch i
 and taken one ticket at a time through `intake_ticket`, which is idempotent."""
 from __future__ import annotations
 
+import functools
+import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,19 +25,22 @@ from sqlalchemy.exc import IntegrityError
 
 from callbacks.deadlines import callbacks_for_ticket, deadline
 from callbacks.models import KIND_PRIORITY, CallbackTask, TaskEvent
-from complaints.services import open_cases_bulk
-from core.bulk import in_values, insert_rows, reserve_ids
+from complaints.models import CaseStage, ComplaintCase
+from complaints.services import case_rows
+from core.bulk import Write, in_values, prepared_rows, reserve_ids
 from core.db import db, is_postgres, utcnow
-from core.events import publish_many
+from core.events import prepared_serialised
 from core.settings import get_rules
+from core.timeutil import LocalCalendar, iso_utc
 from surveys.models import Invitation
-from surveys.services import QuestionnaireRouter, new_token
+from surveys.services import QuestionnaireRouter, new_tokens
 from tickets.models import Customer, Ticket
 from tickets.rules import plan_invitation
 from tickets.services import SHORT_FIELDS, Intake, intake_ticket
 
 CUSTOMER_FIELDS = ("name", "phone", "email", "locale")
 STORED_FIELDS = ("id", "external_id", *CUSTOMER_FIELDS, "timezone", "preferred_channel", "opted_out_at")
+_details, _as_stored = attrgetter(*CUSTOMER_FIELDS), attrgetter(*STORED_FIELDS)
 
 
 class _Plan:
@@ -53,9 +59,15 @@ class _Plan:
         self.created: dict[str, Intake] = {}   # external id -> what this batch stores for it
         self.since = now
         self.seen: tuple[dict[int, tuple], dict[int, set]] = ({}, {})  # what an unlocked plan read
+        self.calendar = LocalCalendar(rules["holidays"])
+        self.tokens: Iterator[str] = iter(())
 
     def capped(self, customer_id: int, send_at: datetime, _rules: dict) -> bool:
-        return any(abs(s - send_at) < self.window for s in self.sends[customer_id])
+        sends = self.sends.get(customer_id)
+        if not sends:
+            return False
+        low, high = send_at - self.window, send_at + self.window  # |s - send_at| < window
+        return any(low < s < high for s in sends)
 
 
 def _load_customers(plan: _Plan, cleans: list[dict[str, Any]], carry: _Plan | None, lock: bool) -> None:
@@ -74,9 +86,9 @@ def _load_customers(plan: _Plan, cleans: list[dict[str, Any]], carry: _Plan | No
     if lock and is_postgres():
         query = query.with_for_update()
     for row in db.session.execute(query):
-        plan.customers[row.external_id] = SimpleNamespace(**row._mapping)
+        plan.customers[row.external_id] = SimpleNamespace(**dict(zip(STORED_FIELDS, row, strict=True)))
     for customer in plan.customers.values():
-        plan.stored[customer.id] = tuple(getattr(customer, name) for name in CUSTOMER_FIELDS)
+        plan.stored[customer.id] = _details(customer)
     if plan.stored:
         plan.since = min(c["handled_at"] for c in cleans) - plan.window
         for customer_id, send_at in db.session.execute(_sends_query(plan)):
@@ -86,17 +98,14 @@ def _load_customers(plan: _Plan, cleans: list[dict[str, Any]], carry: _Plan | No
                 if invitation["state"] == "scheduled" and invitation["customer_id"] in plan.stored:
                     plan.sends[invitation["customer_id"]].append(invitation["send_at"])
     if not lock:
-        plan.seen = (_as_read(plan.customers.values()), {c: set(s) for c, s in plan.sends.items() if s})
+        plan.seen = ({c.id: _as_stored(c) for c in plan.customers.values()},
+                     {c: set(s) for c, s in plan.sends.items() if s})
 
 
 def _sends_query(plan: _Plan):
     return (select(Invitation.customer_id, Invitation.send_at)
             .where(in_values(Invitation.customer_id, plan.stored), Invitation.state != "suppressed",
                    Invitation.send_at > plan.since))
-
-
-def _as_read(customers: Iterable[Any]) -> dict[int, tuple]:
-    return {c.id: tuple(getattr(c, name) for name in STORED_FIELDS) for c in customers}
 
 
 def _still_as_planned(plan: _Plan) -> bool:
@@ -109,7 +118,7 @@ def _still_as_planned(plan: _Plan) -> bool:
     table = Customer.__table__
     found = db.session.execute(select(*(table.c[name] for name in STORED_FIELDS))
                                .where(in_values(table.c.id, customers)).order_by(table.c.id).with_for_update())
-    if _as_read(found) != customers:
+    if {row[0]: tuple(row) for row in found} != customers:
         return False
     now = defaultdict(set)
     for customer_id, send_at in db.session.execute(_sends_query(plan)):
@@ -117,18 +126,19 @@ def _still_as_planned(plan: _Plan) -> bool:
     return now == sends
 
 
-def _update_customers(plan: _Plan) -> None:
+def _customer_updates(plan: _Plan) -> Write:
     """Stored customers whose details the batch changed: one executemany UPDATE."""
     changed = []
     for customer in plan.customers.values():
         before = plan.stored.get(customer.id)
-        now = tuple(getattr(customer, name) for name in CUSTOMER_FIELDS)
+        now = _details(customer)
         if before is not None and now != before:
             changed.append({"_id": customer.id, **dict(zip(CUSTOMER_FIELDS, now, strict=True))})
-    if changed:
-        table = Customer.__table__
-        db.session.execute(table.update().where(table.c.id == bindparam("_id"))
-                           .values({name: bindparam(name) for name in CUSTOMER_FIELDS}), changed)
+    if not changed:
+        return lambda: 0
+    table = Customer.__table__
+    update = table.update().where(table.c.id == bindparam("_id")).values({name: bindparam(name) for name in CUSTOMER_FIELDS})
+    return lambda: db.session.execute(update, changed) and len(changed)
 
 
 def _customer(plan: _Plan, c: dict[str, Any], new_ids: list[int]) -> Any:
@@ -155,9 +165,9 @@ def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: A
     plan.tickets.append(ticket)
     result = Intake(ticket=SimpleNamespace(**ticket), created=True)
     send_at, channel, reason = plan_invitation(clean["kind"], clean["handled_at"], customer, rules,
-                                               capped=plan.capped)
+                                               capped=plan.capped, within=plan.calendar.within_allowed_hours)
     if reason != "kind":
-        invitation = {"token": new_token(), "customer_id": customer.id, "ticket_id": ticket_id,
+        invitation = {"token": next(plan.tokens), "customer_id": customer.id, "ticket_id": ticket_id,
                       "version_id": router.version_for(clean["kind"], channel or "").id,
                       "channel": channel or "none",
                       "state": "suppressed" if reason else "scheduled", "suppressed_reason": reason,
@@ -169,39 +179,46 @@ def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: A
             plan.sends[customer.id].append(send_at)
     for kind in callbacks_for_ticket(clean["kind"], rules):
         task = {"kind": kind, "customer_id": customer.id, "ticket_id": ticket_id, "state": "open",
-                "due_at": deadline(kind, clean["handled_at"], rules, customer.timezone),
+                "due_at": deadline(kind, clean["handled_at"], rules, customer.timezone,
+                                   plan.calendar.add_working_days),
                 "priority": KIND_PRIORITY[kind], "created_at": plan.now}
         plan.tasks.append(task)
         result.tasks.append(SimpleNamespace(id=None, **task))
     return result
 
 
-_TASK_COLUMNS = {c.name: None for c in CallbackTask.__table__.columns}
+@functools.cache
+def _task_created_shape() -> str:
+    """What the task.created webhook says of a new task (CallbackTask.as_json as `create_task`
+    publishes it) as JSON text with stand-ins for what differs by task: rendered once, then
+    filled in (a dict and json.dumps per task cost more than the rest of its event). The
+    filled-in values need no JSON escaping: ids, a task kind code, a ticket id as
+    validate_ticket allows it (letters, digits, . _ : / -), ISO times."""
+    marks = {"id": 918273645546372819, "kind": "\x01", "external_id": "\x02",
+             "due_at": datetime(1901, 2, 3, 4, 5, 6, 7), "created_at": datetime(1902, 3, 4, 5, 6, 7, 8)}
+    task = SimpleNamespace(**{c.name: None for c in CallbackTask.__table__.columns})
+    vars(task).update(state="open", tier=1, ticket=SimpleNamespace(external_id=marks["external_id"]),
+                      **{k: v for k, v in marks.items() if k != "external_id"})
+    shape = json.dumps(CallbackTask.as_json(task)).replace("{", "{{").replace("}", "}}")
+    for name, value in marks.items():
+        shape = shape.replace(json.dumps(iso_utc(value) if isinstance(value, datetime) else value),
+                              f'"{{{name}}}Z"' if isinstance(value, datetime) else
+                              "{id}" if name == "id" else f'"{{{name}}}"')
+    return shape
 
 
-def _task_json(row: dict[str, Any], external_id: str) -> dict[str, Any]:
-    """What the task.created webhook says of a task: CallbackTask.as_json, as `create_task`
-    publishes it, read from the row (an ORM object per task would cost more than the rest)."""
-    return CallbackTask.as_json(SimpleNamespace(**{**_TASK_COLUMNS, **row, "tier": 1,
-                                                   "ticket": SimpleNamespace(external_id=external_id)}))
+def _task_created(row: dict[str, Any], external_id: str) -> str:
+    return _task_created_shape().format(id=row["id"], kind=row["kind"], external_id=external_id,
+                                        due_at=row["due_at"].isoformat(), created_at=row["created_at"].isoformat())
 
 
-def _write(plan: _Plan, results: list[Intake]) -> None:
+def _writes(plan: _Plan, results: list[Intake]) -> list[Write]:
+    """The batch's rows made ready to write (core.bulk.prepared_rows), in the order they are
+    written; the ids they take are reserved and filled into the answers."""
     ticket_ids = {t["id"]: t["external_id"] for t in plan.tickets}
-    insert_rows(Customer.__table__, [vars(c) for c in plan.new_customers])
-    _update_customers(plan)
-    insert_rows(Ticket.__table__, plan.tickets)
-    invitation_ids = reserve_ids(Invitation.__table__, len(plan.invitations))
-    task_ids = reserve_ids(CallbackTask.__table__, len(plan.tasks))
-    for row, new_id in zip(plan.invitations, invitation_ids, strict=True):
-        row["id"] = new_id
-    for row, new_id in zip(plan.tasks, task_ids, strict=True):
-        row["id"] = new_id
-    insert_rows(Invitation.__table__, plan.invitations)
-    insert_rows(CallbackTask.__table__, plan.tasks)
-    insert_rows(TaskEvent.__table__, [{"task_id": t["id"], "at": plan.now, "kind": "created",
-                                       "detail": t["kind"]} for t in plan.tasks])
-    publish_many("task.created", [_task_json(t, ticket_ids[t["ticket_id"]]) for t in plan.tasks], plan.now)
+    for rows, table in ((plan.invitations, Invitation.__table__), (plan.tasks, CallbackTask.__table__)):
+        for row, new_id in zip(rows, reserve_ids(table, len(rows)), strict=True):
+            row["id"] = new_id
     invitations, tasks = iter(plan.invitations), iter(plan.tasks)  # the ids the answer shows
     for result in results:
         if result.invitation is not None:
@@ -210,8 +227,24 @@ def _write(plan: _Plan, results: list[Intake]) -> None:
             task.id = next(tasks)["id"]
     # One case per complaint (一事一档), as single intake opens it.
     timezones = {c.id: c.timezone for c in plan.customers.values()}
-    open_cases_bulk([(r.ticket, timezones[r.ticket.customer_id], r.tasks) for r in results
-                     if r.ticket.kind == "complaint"], plan.rules)
+    cases, stages = case_rows([(r.ticket, timezones[r.ticket.customer_id], r.tasks) for r in results
+                               if r.ticket.kind == "complaint"], plan.rules, plan.calendar.add_working_days)
+    return [prepared_rows(Customer.__table__, [vars(c) for c in plan.new_customers]),
+            _customer_updates(plan),
+            prepared_rows(Ticket.__table__, plan.tickets),
+            prepared_rows(Invitation.__table__, plan.invitations),
+            prepared_rows(CallbackTask.__table__, plan.tasks),
+            prepared_rows(TaskEvent.__table__, [{"task_id": t["id"], "at": plan.now, "kind": "created",
+                                                 "detail": t["kind"]} for t in plan.tasks]),
+            prepared_serialised("task.created", [_task_created(t, ticket_ids[t["ticket_id"]]) for t in plan.tasks],
+                                plan.now),
+            prepared_rows(ComplaintCase.__table__, cases),
+            prepared_rows(CaseStage.__table__, stages)]
+
+
+def _write(writes: list[Write]) -> None:
+    for write in writes:
+        write()
 
 
 def _existing(cleans: list[dict[str, Any]]) -> dict[str, Intake]:
@@ -244,6 +277,7 @@ def _prepare(cleans: list[dict[str, Any]], rules: dict[str, Any], router: Questi
             seen.add(clean["external_id"])
             fresh.append(clean)
     plan = _Plan(rules, utcnow())
+    plan.tokens = iter(new_tokens(len(fresh)))
     _load_customers(plan, fresh, carry, lock)
     new_ids = reserve_ids(Customer.__table__, len({c["customer"]["id"] for c in fresh}
                                                   - set(plan.customers)))[::-1]
@@ -269,7 +303,7 @@ def intake_batch(cleans: list[dict[str, Any]], rules: dict[str, Any] | None = No
         return []
     try:
         plan, results = _prepare(cleans, rules, QuestionnaireRouter(rules["questionnaire"]))
-        _write(plan, list(plan.created.values()))
+        _write(_writes(plan, list(plan.created.values())))
         db.session.commit()
         return results
     except IntegrityError:
@@ -277,14 +311,14 @@ def intake_batch(cleans: list[dict[str, Any]], rules: dict[str, Any] | None = No
         return [intake_ticket(clean, rules) for clean in cleans]
 
 
-def _write_alone(app: Flask, plan: _Plan) -> bool:
+def _write_alone(app: Flask, plan: _Plan, writes: list[Write]) -> bool:
     """The writer thread's part: its own app context, session and connection, one transaction.
     False (nothing written) when the plan's customers changed meanwhile or another writer
     stored one of its tickets or customers."""
     with app.app_context():
         try:
             if _still_as_planned(plan):
-                _write(plan, list(plan.created.values()))
+                _write(writes)
                 db.session.commit()
                 return True
         except IntegrityError:
@@ -310,11 +344,11 @@ class IntakePipeline:
     def feed(self, cleans: list[dict[str, Any]]) -> list[tuple[list[dict], list[Intake]]]:
         """Plans `cleans` and hands them to the writer; returns the chunks (items, results)
         stored meanwhile, in order."""
-        plan, results = self._plan(cleans)
+        plan, results, writes = self._plan(cleans)
         stored, replan = self._land()
         if replan:
-            plan, results = self._plan(cleans)
-        self.flight = (cleans, results, plan, self.writer.submit(_write_alone, self.app, plan))
+            plan, results, writes = self._plan(cleans)
+        self.flight = (cleans, results, plan, self.writer.submit(_write_alone, self.app, plan, writes))
         return stored
 
     def finish(self) -> list[tuple[list[dict], list[Intake]]]:
@@ -327,10 +361,11 @@ class IntakePipeline:
     def close(self) -> None:
         self.writer.shutdown(wait=True)
 
-    def _plan(self, cleans: list[dict[str, Any]]) -> tuple[_Plan, list[Intake]]:
+    def _plan(self, cleans: list[dict[str, Any]]) -> tuple[_Plan, list[Intake], list[Write]]:
         carry = self.flight[2] if self.flight else None
         try:
-            return _prepare(cleans, self.rules, self.router, carry, lock=False)
+            plan, results = _prepare(cleans, self.rules, self.router, carry, lock=False)
+            return plan, results, _writes(plan, list(plan.created.values()))
         finally:
             db.session.commit()  # a read, without locks: end it
 

@@ -31,9 +31,12 @@ def choose_channel(customer: Customer, rules: dict[str, Any]) -> str | None:
     return None
 
 
-def invitation_send_time(handled_at: datetime, customer: Customer, rules: dict[str, Any]) -> datetime:
+def invitation_send_time(handled_at: datetime, customer: Customer, rules: dict[str, Any],
+                         within: Callable[[datetime, str | None, int, int], datetime] = within_allowed_hours,
+                         ) -> datetime:
+    """`within` moves a time into the allowed hours (batch intake passes a LocalCalendar's)."""
     earliest = handled_at + timedelta(hours=float(rules["invitation_delay_hours"]))
-    return within_allowed_hours(earliest, customer.timezone, int(rules["quiet_hours_start"]),
+    return within(earliest, customer.timezone, int(rules["quiet_hours_start"]),
                                 int(rules["quiet_hours_end"]))
 
 
@@ -51,10 +54,11 @@ def within_cap(customer_id: int, send_at: datetime, rules: dict[str, Any]) -> bo
 
 def plan_invitation(ticket_kind: str, handled_at: datetime, customer: Customer,
                     rules: dict[str, Any], capped: Callable[[int, datetime, dict[str, Any]], bool] = within_cap,
+                    within: Callable[[datetime, str | None, int, int], datetime] = within_allowed_hours,
                     ) -> tuple[datetime, str | None, str | None]:
     """(send_at, channel, suppressed_reason): a reason means no invitation goes out. `capped`
     says whether another invitation is near (batch intake answers it from memory)."""
-    send_at = invitation_send_time(handled_at, customer, rules)
+    send_at = invitation_send_time(handled_at, customer, rules, within)
     if ticket_kind not in rules["survey_kinds"]:
         return send_at, None, "kind"
     if customer.opted_out_at:
