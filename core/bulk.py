@@ -3,14 +3,17 @@ SQLite. Rows carry their ids, reserved up front, so dependent rows (answers of a
 invitations of a ticket) are written in the same chunk without a round trip per row."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
+import psycopg
 from psycopg.copy import Copy, FileWriter
 from sqlalchemy import (
     JSON,
@@ -25,8 +28,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 
 from core.db import db, is_postgres
+
+
+@contextlib.contextmanager
+def _driver_errors() -> Iterator[None]:
+    """A duplicate key met by a write that goes to the driver directly (COPY, executemany)
+    reaches the caller as SQLAlchemy's IntegrityError, as it would through the session."""
+    try:
+        yield
+    except (psycopg.IntegrityError, sqlite3.IntegrityError) as exc:
+        raise IntegrityError(None, None, exc) from exc
 
 
 def reserve_ids(table: Table, count: int) -> list[int]:
@@ -133,7 +147,8 @@ def prepared_tuples(table: Table, columns: Sequence[str], rows: Sequence[Sequenc
 
     def write() -> int:
         raw = db.session.connection().connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        with _driver_errors(), raw.cursor() as cursor, \
+                cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             copy.write(data)
         return count
     return write
@@ -171,13 +186,14 @@ def insert_tuples(table: Table, columns: Sequence[str], rows: Iterable[Sequence[
     quote = db.engine.dialect.identifier_preparer.quote  # messages has a column named "to"
     names, count = ", ".join(quote(c) for c in columns), 0
     if is_postgres():
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        with _driver_errors(), raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(values(row))
                 count += 1
         return count
     marks = ", ".join("?" * len(columns))
-    cursor = raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", map(values, rows))
+    with _driver_errors():
+        cursor = raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", map(values, rows))
     return cursor.rowcount
 
 
@@ -194,7 +210,7 @@ def copy_lines(table: str, columns: Sequence[str], lines: Iterable[str]) -> None
     \\N, each line ending in a newline; see copy_text) in the current transaction. The bulk
     path's fastest form: one string per row or per group of rows, no adaptation per value."""
     raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with _driver_errors(), raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         block: list[str] = []
         size = 0
         for text_line in lines:
@@ -210,7 +226,8 @@ def copy_lines(table: str, columns: Sequence[str], lines: Iterable[str]) -> None
 def execute_many(statement: str, rows: Iterable[Sequence[Any]]) -> None:
     """SQLite: one prepared statement (DB-API `?` marks) over the rows, in the current
     transaction, straight to the driver (no per-row work in SQLAlchemy)."""
-    db.session.connection().connection.driver_connection.executemany(statement, rows)
+    with _driver_errors():
+        db.session.connection().connection.driver_connection.executemany(statement, rows)
 
 
 def in_values(column: ColumnElement, values: Iterable[Any]) -> ColumnElement[bool]:

@@ -372,3 +372,48 @@ def test_prefetching_hands_on_errors_and_stops_with_its_reader():
     assert [next(endless) for _ in range(3)] == [0, 1, 2]
     endless.close()  # the reader stops early (an interrupted import): the thread ends with it
     assert not any(t.name == "csv-prefetch" for t in threading.enumerate())
+
+
+def test_import_replans_a_chunk_whose_customers_changed_while_it_was_planned(app, ctx, tmp_path, monkeypatch):
+    """PostgreSQL plans chunk N+1 without locks while chunk N is written (IntakePipeline). When
+    another writer changes a customer of the chunk (an opt-out) or stores one of its tickets in
+    between, the chunk's writer finds it and the chunk is planned and written again, with what
+    is now stored."""
+    from sqlalchemy import update
+
+    import tickets.batch
+    from core.db import is_postgres
+    if not is_postgres():
+        pytest.skip("SQLite imports one chunk at a time")
+    monkeypatch.setattr("core.csvimport.CHUNK", 2)
+    checked, as_planned = [], tickets.batch._still_as_planned
+
+    def meanwhile(plan):
+        checked.append(plan)
+        if len(checked) == 2:  # chunk 2 (lines 4-5) was planned: the customer opts out now
+            with db.engine.begin() as other:
+                other.execute(update(Customer).where(Customer.external_id == "C1").values(opted_out_at=utcnow()))
+        if len(checked) == 3:  # chunk 3 (lines 6-7) was planned: its ticket T4 arrives by the API
+            db.session.add(Ticket(external_id="T4", kind="fault", handled_at=utcnow(),
+                                  customer_id=db.session.scalar(select(Customer.id).where(Customer.external_id == "C1"))))
+            db.session.commit()
+        return as_planned(plan)
+
+    monkeypatch.setattr("tickets.batch._still_as_planned", meanwhile)
+    handled = (utcnow() - timedelta(days=40)).isoformat()
+    later = (utcnow() - timedelta(hours=5)).isoformat()
+    path = tmp_path / "tickets.csv"
+    path.write_text(TICKET_HEADER +
+                    f"T1,fault,{handled},C1,张三,+8613800000001,,zh-CN,,,,\n"
+                    f"T2,fault,{handled},C2,李四,+8613800000002,,zh-CN,,,,\n"
+                    f"T3,fault,{later},C1,张三,+8613800000001,,zh-CN,,,,\n"
+                    f"T6,fault,{later},C4,赵六,+8613800000004,,zh-CN,,,,\n"
+                    f"T4,fault,{later},C3,王五,+8613800000003,,zh-CN,,,,\n"
+                    f"T5,fault,{later},C2,李四,+8613800000002,,zh-CN,,,,\n", encoding="utf-8")
+    result = run_import(app, "tickets", path)
+    assert "line 6: external_id T4 was already imported" in result.output
+    assert "imported 5 tickets, skipped 1 bad row(s)" in result.output
+    states = {i.ticket.external_id: (i.state, i.suppressed_reason) for i in db.session.scalars(select(Invitation))}
+    assert states == {"T1": ("scheduled", None), "T2": ("scheduled", None), "T3": ("suppressed", "opted_out"),
+                      "T6": ("scheduled", None), "T5": ("scheduled", None)}
+    assert count(Ticket) == 6 and count(CallbackTask) == 0 and len(checked) == 3

@@ -104,3 +104,37 @@ def test_rules_defaults_match_the_guide():
     assert DEFAULTS["deadline_complaint_investigate_hours"] == 72
     assert DEFAULTS["deadline_complaint_feedback_working_days"] == 3
     assert DEFAULTS["deadline_detractor_hours"] == 24
+
+
+def test_the_batch_calendar_answers_what_the_functions_answer():
+    """core.timeutil.LocalCalendar (batch intake's cached quiet hours and working days) against
+    the plain functions, every 7 minutes across daylight-saving changes (New York, Lord Howe's
+    half hour), a quarter-hour zone (Kathmandu), Shanghai's local mean time of 1900, holidays,
+    and quiet hours that end before they start."""
+    from core.timeutil import LocalCalendar, within_allowed_hours
+
+    holidays = ["2026-11-02", "2026-11-03", "2026-04-06"]
+    calendar = LocalCalendar(holidays)
+    starts = [datetime(2026, 10, 31), datetime(2026, 3, 7), datetime(2026, 4, 3), datetime(1900, 1, 1)]
+    zones = ["America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "Asia/Shanghai", None]
+    for start in starts:
+        for minutes in range(0, 4 * 24 * 60, 7):
+            moment = start + timedelta(minutes=minutes, seconds=minutes % 60, microseconds=minutes)
+            for zone in zones:
+                for first, last in ((8, 21), (9, 20), (22, 6)):
+                    assert (calendar.within_allowed_hours(moment, zone, first, last)
+                            == within_allowed_hours(moment, zone, first, last)), (moment, zone, first, last)
+                for days in (0, 1, 3):
+                    assert (calendar.add_working_days(moment, days, zone, holidays)
+                            == add_working_days(moment, days, zone, holidays)), (moment, zone, days)
+    other = ["2026-11-04"]  # another holiday list than the calendar's: answered without the cache
+    assert calendar.add_working_days(starts[0], 3, None, other) == add_working_days(starts[0], 3, None, other)
+
+
+def test_bulk_tokens_look_like_single_ones():
+    import re
+
+    from surveys.services import new_token, new_tokens
+    tokens = new_tokens(1000)
+    assert len(set(tokens)) == 1000 and new_tokens(0) == []
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", t) for t in [*tokens, new_token()])
