@@ -3,7 +3,9 @@ report of bad rows handed on as it grows, so memory stays flat whatever the file
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import gc
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -155,6 +157,32 @@ def chunks(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
     iterator, size = iter(items), size or CHUNK
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+@contextlib.contextmanager
+def collected_by_chunk(every: int = 10) -> Iterator[Callable[[], None]]:
+    """A long import without the garbage collector's automatic full passes, which scan every
+    object the process holds (the app's ~180,000 among them) each time enough chunk objects
+    outlive their first collections: a quarter of import-tickets' CPU. What exists before the
+    import is frozen (gc.freeze), automatic collection pauses, and the function yielded, called
+    after each chunk, collects the import's own cycles every `every` chunks, so memory stays
+    bounded. Everything is as before once the block ends."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    chunks_done = 0
+
+    def chunk_done() -> None:
+        nonlocal chunks_done
+        chunks_done += 1
+        if chunks_done % every == 0:
+            gc.collect()
+    try:
+        yield chunk_done
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:

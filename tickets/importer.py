@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
-from core.csvimport import HeaderError, ImportReport, chunks, prefetched, rows
+from core.csvimport import HeaderError, ImportReport, chunks, collected_by_chunk, prefetched, rows
 from core.db import is_postgres
 from core.settings import get_rules
 from tickets.batch import IntakePipeline, intake_batch
@@ -60,21 +60,28 @@ def import_tickets_csv(lines: Iterable[str], report: ImportReport | None = None,
     rules = get_rules()
     stored = _stored_chunks(_read_ahead(lines), rules)
     try:
-        for good, refused, results in stored:
-            for line, why in refused:
-                report.reject(line, why)
-            for (line, clean), result in zip(good, results, strict=True):
-                if result.created:
-                    report.imported += 1
-                else:
-                    report.reject(line, f"external_id {clean['external_id']} was already imported")
-            if progress:
-                progress()
+        with collected_by_chunk() as chunk_done:
+            for good, refused, results in stored:
+                _report(report, good, refused, results)
+                chunk_done()
+                if progress:
+                    progress()
     except HeaderError as exc:
         report.reject(1, str(exc))
     finally:
         stored.close()
     return report
+
+
+def _report(report: ImportReport, good: list[tuple[int, dict]], refused: list[tuple[int, str]],
+            results: list[Intake]) -> None:
+    for line, why in refused:
+        report.reject(line, why)
+    for (line, clean), result in zip(good, results, strict=True):
+        if result.created:
+            report.imported += 1
+        else:
+            report.reject(line, f"external_id {clean['external_id']} was already imported")
 
 
 Validated = tuple[list[tuple[int, dict]], list[tuple[int, str]]]
