@@ -61,6 +61,20 @@ class _Plan:
         self.seen: tuple[dict[int, tuple], dict[int, set]] = ({}, {})  # what an unlocked plan read
         self.calendar = LocalCalendar(rules["holidays"])
         self.tokens: Iterator[str] = iter(())
+        self.expiry = timedelta(days=int(rules["link_expiry_days"]))
+        self._versions: dict[tuple[str, str], int] = {}
+        self._callbacks: dict[str, list[str]] = {}
+
+    def version_id(self, router: QuestionnaireRouter, ticket_kind: str, channel: str) -> int:
+        key = (ticket_kind, channel)
+        if key not in self._versions:
+            self._versions[key] = router.version_for(ticket_kind, channel).id
+        return self._versions[key]
+
+    def callbacks(self, ticket_kind: str) -> list[str]:
+        if ticket_kind not in self._callbacks:
+            self._callbacks[ticket_kind] = callbacks_for_ticket(ticket_kind, self.rules)
+        return self._callbacks[ticket_kind]
 
     def capped(self, customer_id: int, send_at: datetime, _rules: dict) -> bool:
         sends = self.sends.get(customer_id)
@@ -158,30 +172,27 @@ def _customer(plan: _Plan, c: dict[str, Any], new_ids: list[int]) -> Any:
 
 def _plan_ticket(plan: _Plan, clean: dict[str, Any], ticket_id: int, customer: Any,
                  router: QuestionnaireRouter) -> Intake:
-    rules = plan.rules
-    ticket = {"id": ticket_id, "external_id": clean["external_id"], "kind": clean["kind"],
-              "handled_at": clean["handled_at"], "customer_id": customer.id, "received_at": plan.now,
+    rules, kind, handled_at = plan.rules, clean["kind"], clean["handled_at"]
+    ticket = {"id": ticket_id, "external_id": clean["external_id"], "kind": kind, "handled_at": handled_at,
+              "customer_id": customer.id, "received_at": plan.now,
               **{name: clean.get(name) or "" for name in SHORT_FIELDS}}
     plan.tickets.append(ticket)
     result = Intake(ticket=SimpleNamespace(**ticket), created=True)
-    send_at, channel, reason = plan_invitation(clean["kind"], clean["handled_at"], customer, rules,
+    send_at, channel, reason = plan_invitation(kind, handled_at, customer, rules,
                                                capped=plan.capped, within=plan.calendar.within_allowed_hours)
     if reason != "kind":
         invitation = {"token": next(plan.tokens), "customer_id": customer.id, "ticket_id": ticket_id,
-                      "version_id": router.version_for(clean["kind"], channel or "").id,
-                      "channel": channel or "none",
+                      "version_id": plan.version_id(router, kind, channel or ""), "channel": channel or "none",
                       "state": "suppressed" if reason else "scheduled", "suppressed_reason": reason,
-                      "send_at": send_at, "skipped": [], "created_at": plan.now,
-                      "expires_at": send_at + timedelta(days=int(rules["link_expiry_days"]))}
+                      "send_at": send_at, "skipped": [], "created_at": plan.now, "expires_at": send_at + plan.expiry}
         plan.invitations.append(invitation)
         result.invitation = SimpleNamespace(id=None, **invitation)
         if not reason:
             plan.sends[customer.id].append(send_at)
-    for kind in callbacks_for_ticket(clean["kind"], rules):
-        task = {"kind": kind, "customer_id": customer.id, "ticket_id": ticket_id, "state": "open",
-                "due_at": deadline(kind, clean["handled_at"], rules, customer.timezone,
-                                   plan.calendar.add_working_days),
-                "priority": KIND_PRIORITY[kind], "created_at": plan.now}
+    for task_kind in plan.callbacks(kind):
+        task = {"kind": task_kind, "customer_id": customer.id, "ticket_id": ticket_id, "state": "open",
+                "due_at": deadline(task_kind, handled_at, rules, customer.timezone, plan.calendar.add_working_days),
+                "priority": KIND_PRIORITY[task_kind], "created_at": plan.now}
         plan.tasks.append(task)
         result.tasks.append(SimpleNamespace(id=None, **task))
     return result
