@@ -5,7 +5,8 @@ deadlines), for `import-tickets` and `POST /api/v1/tickets/batch`.
 Tickets are planned in order in memory (each sees the customer details and invitations of the
 ones before it, as one-by-one intake would), then written with COPY / executemany. Should
 another writer store one of the same tickets or customers meanwhile, the batch is rolled back
-and taken one ticket at a time through `intake_ticket`, which is idempotent."""
+and taken one ticket at a time through `intake_ticket`, which is idempotent. import-tickets on
+PostgreSQL plans the next chunk while a thread writes this one (`IntakePipeline`)."""
 from __future__ import annotations
 
 import functools
