@@ -485,6 +485,17 @@ def month_grain_for(keys: Iterable[str]) -> int | None:
     return next((grain for grain, grouped in MONTH_GRAINS.items() if needed == set(grouped)), None)
 
 
+def known_values(key: str) -> list[str]:
+    """The values of breakdown `key` that completed responses have, sorted: from the key's
+    month rows where it has them (twelve a year per agent), else its day rows, never a scan of
+    the responses (a seq scan of millions of rows on every dashboard view)."""
+    t = response_rollups
+    grain = month_grain_for([key]) or grain_for([key])
+    column = t.c[key]
+    return list(db.session.scalars(select(column).where(t.c.grain == grain).group_by(column)
+                                   .having(func.sum(t.c.n) > 0).order_by(column)))
+
+
 def measures_of(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in ("id", "grain", "day", *ROLLUP_KEYS)]
 

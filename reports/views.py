@@ -29,6 +29,7 @@ from core.labels import choices
 from reports.figures import BREAKDOWNS, Scope, compute_report
 from reports.models import GeneratedReport
 from reports.present import present
+from reports.rollups import known_values
 from reports.stored_themes import default_range, request_scope
 from surveys.models import CHANNELS
 from surveys.models import Response as SurveyResponse
@@ -72,12 +73,10 @@ def _filter_form() -> ReportFilter:
 
 
 def _offer_known_values(form: ReportFilter) -> None:
-    """The region and agent drop-downs list the values responses have (two scans: only for
-    the page that shows them; the filters accept any value)."""
+    """The region and agent drop-downs list the values completed responses have, from the
+    rollups (only for the page that shows them; the filters accept any value)."""
     for name in ("region", "agent"):
-        column = getattr(SurveyResponse, name)
-        getattr(form, name).choices += [(v, v) for v in db.session.scalars(
-            select(column).distinct().order_by(column)) if v]
+        getattr(form, name).choices += [(v, v) for v in known_values(name) if v]
 
 
 def _report_from_request() -> tuple[ReportFilter, dict | None]:

@@ -13,7 +13,7 @@ from channels.services import apply_status
 from core.db import db
 from reports.figures import compute_report
 from reports.models import invitation_rollups, response_rollups
-from reports.rollups import derive_grains
+from reports.rollups import derive_grains, known_values
 from reports.stats import pct
 from surveys.dispatch import send_due_invitations
 from surveys.models import Invitation, Response
@@ -189,6 +189,9 @@ def test_rollups_equal_a_raw_scan_on_random_data(app, ctx, tmp_path, seed):
     derive_grains()  # every other grain from the all-keys day rows (the migration's way) gives the same
     assert_same(maintained[0], stored(response_rollups))
     assert_same(maintained[1], stored(invitation_rollups))
+    completed = db.session.scalars(select(Response).where(Response.completed_at.is_not(None))).all()
+    for key in ("region", "agent", "channel"):  # the dashboard's drop-downs
+        assert known_values(key) == sorted({getattr(r, key) for r in completed})
 
     periods = [(date(2026, 3, 1), date(2026, 4, 30)), (date(2026, 3, 6), date(2026, 3, 6)),
                (date(2026, 3, 1), date(2026, 3, 5)), (date(2026, 3, 10), date(2026, 3, 24))]
