@@ -27,12 +27,23 @@ def _unlink_from_others(response_ids: list[int]) -> None:
                 db.session.execute(update(table).where(key.parent.in_(response_ids)).values({key.parent.name: None}))
 
 
+def _drop_packed_texts(response_ids: list[int]) -> None:
+    """Imported responses' packed answers keep their numbers only, as their rows would."""
+    packed = db.session.execute(select(Response.id, Response.packed_answers).where(
+        Response.id.in_(response_ids), Response.packed_answers.is_not(None))).all()
+    kept = [{"id": rid, "packed_answers": {k: v for k, v in answers.items() if not isinstance(v, str)}}
+            for rid, answers in packed if any(isinstance(v, str) for v in answers.values())]
+    if kept:
+        db.session.execute(update(Response), kept)  # by primary key, one executemany
+
+
 def anonymise_responses(ids: list[int]) -> None:
     """Strips these responses of the person (retention, and a customer's erasure request)."""
     for start in range(0, len(ids), 1000):
         chunk = ids[start:start + 1000]
         db.session.execute(delete(Answer).where(Answer.response_id.in_(chunk),
                                                 Answer.value_text.is_not(None)))
+        _drop_packed_texts(chunk)
         _unlink_from_others(chunk)
         db.session.execute(update(Response).where(Response.id.in_(chunk)).values(
             respondent="", customer_id=None, ticket_id=None, invitation_id=None, interviewer_id=None,

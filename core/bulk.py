@@ -48,9 +48,11 @@ def reserve_ids(table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if is_postgres():  # one array, not `count` result rows to fetch and convert
-        return db.session.scalar(
-            text("SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id'))) FROM generate_series(1, :n)"),
-            {"table": table.name, "n": count})
+        # The sequence found once, not per row: the look-up cost 3 times the nextval itself.
+        sequence = db.session.scalar(text("SELECT pg_get_serial_sequence(:table, 'id')::regclass::oid"),
+                                     {"table": table.name})
+        return db.session.scalar(text("SELECT array_agg(nextval(CAST(:sequence AS oid)::regclass)) "
+                                      "FROM generate_series(1, :n)"), {"sequence": sequence, "n": count})
     # SQLite: every write transaction begins IMMEDIATE (core.db), so no other writer can take
     # an id above the current maximum before this transaction commits.
     start = db.session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
@@ -202,7 +204,9 @@ COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 
 def copy_text(value: str) -> str:
     """A text value as a field of COPY's text format (backslash, tab and line breaks escaped)."""
-    return value.translate(COPY_ESCAPES)
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(COPY_ESCAPES)
+    return value  # the usual case: four scans at C speed, no new string (translate looks up each character)
 
 
 def copy_lines(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
@@ -221,6 +225,14 @@ def copy_lines(table: str, columns: Sequence[str], lines: Iterable[str]) -> None
                 block, size = [], 0
         if block:
             copy.write("".join(block))
+
+
+def copy_binary(table: str, columns: Sequence[str], data: bytes) -> None:
+    """PostgreSQL: writes rows already in COPY's binary format (signature, rows, trailer) in
+    the current transaction."""
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(data)
 
 
 def execute_many(statement: str, rows: Iterable[Sequence[Any]]) -> None:

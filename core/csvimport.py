@@ -185,37 +185,44 @@ def collected_by_chunk(every: int = 10) -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
-def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
-    """The items of `items`, produced by a thread up to `depth` ahead: reading and validating
-    the next chunk (Python work) goes on while the caller waits for the database, which the
-    drivers do without holding the GIL. An exception in `items` reaches the caller; a caller
-    that stops early stops the thread too."""
-    box: queue.Queue = queue.Queue(maxsize=depth)
+def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """The items of `items`, produced by a thread: reading and validating the next chunk
+    (Python work) goes on while the caller waits for the database, which the drivers do
+    without holding the GIL. At most `depth` items are built or being built and not yet taken
+    (1: the next one is built while the caller handles this one, and no further: what a large
+    item costs in memory). An exception in `items` reaches the caller; a caller that stops
+    early stops the thread too."""
+    box: queue.Queue = queue.Queue()
+    slots = threading.Semaphore(depth)
     stop, end = threading.Event(), object()
 
-    def put(item) -> bool:
+    def free_slot() -> bool:
         while not stop.is_set():
-            try:
-                box.put(item, timeout=0.1)
+            if slots.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def produce() -> None:
+        iterator = iter(items)
         try:
-            for item in items:
-                if not put((item, None)):
+            while free_slot():
+                item = next(iterator, end)
+                box.put((item, None))
+                if item is end:
                     return
-            put((end, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put((end, exc))
+            box.put((end, exc))
+        finally:  # a generator stopped early ends here, in its own thread (its `with` blocks too)
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=produce, name="csv-prefetch", daemon=True)
     thread.start()
     try:
         while True:
             item, exc = box.get()
+            slots.release()
             if item is end:
                 if exc is not None:
                     raise exc

@@ -25,6 +25,7 @@ its own transaction, just before commit (the upsert holds the rows it touches un
 from __future__ import annotations
 
 import functools
+import struct
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -396,11 +397,17 @@ def add_summed(keys: Sequence[tuple[date, str, str, str, str]], values: np.ndarr
     """Adds responses to the rollups from Python: `keys[i]` is response i's (local day, channel,
     ticket kind, region, agent), `values[i]` its response_vector. Every grain's rows are summed
     here and upserted in one statement."""
+    upsert_summed(summed_rows(keys, values))
+
+
+def summed_rows(keys: Sequence[tuple[date, str, str, str, str]], values: np.ndarray) -> tuple[str, Any]:
+    """`add_summed`'s rows, made ready without the database (the import builds them in its
+    reading thread): (how they are written, the rows or their binary COPY data)."""
     if not len(keys):
-        return
+        return "none", None
     finest: dict[tuple, int] = {}
     codes = [finest.setdefault(k, len(finest)) for k in keys]
-    sums = _sum_by(np.asarray(codes), values)
+    sums = values if len(finest) == len(keys) else _sum_by(np.asarray(codes), values)  # often a key a row
     # The finest groups with their month after their keys: (day, channel, kind, region, agent, month).
     groups = [(*key, key[0].replace(day=1)) for key in finest]
     # Each key column as small integers, so a grain's groups are found by numpy, not per row.
@@ -410,6 +417,9 @@ def add_summed(keys: Sequence[tuple[date, str, str, str, str]], values: np.ndarr
     month = len(groups[0]) - 1
     rows: list[tuple[int, list[tuple], np.ndarray]] = []
     for grain, grouped, monthly in grain_rows():
+        if not monthly and len(grouped) == len(ROLLUP_KEYS):  # the finest grain: its rows are the groups
+            rows.append((grain, list(finest), sums))
+            continue
         when = month if monthly else 0
         kept = [when, *(1 + i for i, k in enumerate(ROLLUP_KEYS) if k in grouped)]  # the day, then the keys
         combined = np.zeros(len(groups), dtype=np.int64)
@@ -419,7 +429,7 @@ def add_summed(keys: Sequence[tuple[date, str, str, str, str]], values: np.ndarr
         grain_keys = [(key[when], *(key[i] if i in kept else "" for i in range(1, month)))
                       for key in map(groups.__getitem__, first.tolist())]
         rows.append((grain, grain_keys, _sum_by(inverse.ravel(), sums)))
-    _upsert_summed(rows)
+    return _summed_payload(rows)
 
 
 def _sum_by(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -429,46 +439,79 @@ def _sum_by(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values[order], starts, axis=0)
 
 
-LIVE_ROWS = 200  # up to this many rollup rows, _upsert_summed writes them without a scratch table
+LIVE_ROWS = 200  # up to this many rollup rows, upsert_summed writes them without a scratch table
+WHOLE = [i for i, m in enumerate(RESPONSE_MEASURES) if m not in FLOAT_MEASURES]
+FRACTIONAL = [i for i, m in enumerate(RESPONSE_MEASURES) if m in FLOAT_MEASURES]
+SUMMED_COLUMNS = ("grain", "day", *ROLLUP_KEYS, *(RESPONSE_MEASURES[i] for i in WHOLE + FRACTIONAL))
 
 
-def _upsert_summed(grains: list[tuple[int, list[tuple], np.ndarray]]) -> None:
-    from core.bulk import copy_lines, copy_text, execute_many  # the bulk writers
+def _summed_payload(grains: list[tuple[int, list[tuple], np.ndarray]]) -> tuple[str, Any]:
+    postgres = _dialect(None) == "postgresql"
+    if postgres and sum(len(keys) for _, keys, _ in grains) > LIVE_ROWS:
+        return "binary", _binary_copy(grains)
+    rows = [(grain, day if postgres else day.isoformat(), *key, *map(round, row[:len(WHOLE)]), *row[len(WHOLE):])
+            for grain, keys, sums in grains
+            for (day, *key), row in zip(keys, sums[:, WHOLE + FRACTIONAL].tolist(), strict=True)]
+    return ("live" if postgres else "sqlite"), sorted(rows) if postgres else rows
 
-    whole = [i for i, m in enumerate(RESPONSE_MEASURES) if m not in FLOAT_MEASURES]
-    fractional = [i for i, m in enumerate(RESPONSE_MEASURES) if m in FLOAT_MEASURES]
-    measures = [RESPONSE_MEASURES[i] for i in whole + fractional]
-    columns = ["grain", "day", *ROLLUP_KEYS, *measures]
-    names = ", ".join(columns)
+
+# PostgreSQL's binary COPY format: a row is its field count, then each field's length and bytes.
+# Every measure is 8 bytes (bigint or double precision, big-endian), so numpy lays out all the
+# measures of all the rows at once; Python only joins each row's key (cached) and day to them.
+# Text COPY would cost a str() per number: ~80 a row, most of the import's time in Python.
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_TRAILER = struct.pack(">h", -1)
+_PG_EPOCH = date(2000, 1, 1)
+_MEASURES_LAYOUT = np.dtype([field for n, i in enumerate(WHOLE + FRACTIONAL)
+                             for field in ((f"size{n}", ">i4"), (f"m{n}", ">f8" if i in FRACTIONAL else ">i8"))])
+
+
+def _binary_copy(grains: list[tuple[int, list[tuple], np.ndarray]]) -> bytes:
+    parts = [_SIGNATURE]
+    for grain, keys, sums in grains:
+        measures = np.empty(len(keys), dtype=_MEASURES_LAYOUT)
+        for n, i in enumerate(WHOLE + FRACTIONAL):
+            measures[f"size{n}"] = 8
+            measures[f"m{n}"] = sums[:, i] if i in FRACTIONAL else np.rint(sums[:, i])
+        raw, width = measures.tobytes(), _MEASURES_LAYOUT.itemsize
+        head = struct.pack(">hiii", len(SUMMED_COLUMNS), 4, grain, 4)  # field count, grain (int4), the day's size
+        parts += [head + (day - _PG_EPOCH).days.to_bytes(4, "big", signed=True) + _key_fields(*key)
+                  + raw[n * width:(n + 1) * width] for n, (day, *key) in enumerate(keys)]
+    parts.append(_TRAILER)
+    return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=8192)
+def _key_fields(*key: str) -> bytes:
+    encoded = [k.encode() for k in key]
+    return b"".join(len(k).to_bytes(4, "big") + k for k in encoded)
+
+
+def upsert_summed(payload: tuple[str, Any]) -> None:
+    """Adds what `summed_rows` made to response_rollups, in the caller's transaction, in
+    (grain, day, keys) order: the live path's lock order (no deadlock)."""
+    from core.bulk import copy_binary, execute_many  # the bulk writers
+
+    how, rows = payload
+    if how == "none":
+        return
+    names = ", ".join(SUMMED_COLUMNS)
+    measures = SUMMED_COLUMNS[2 + len(ROLLUP_KEYS):]
     conflict = f"ON CONFLICT (grain, day, {', '.join(ROLLUP_KEYS)}) DO UPDATE SET " + ", ".join(
         f"{m} = response_rollups.{m} + excluded.{m}" for m in measures)
-
-    def rows():  # (grain, day, keys, whole sums, fractional sums)
-        for grain, keys, sums in grains:
-            numbers = zip(sums[:, whole].round().astype(np.int64).tolist(), sums[:, fractional].tolist(), strict=True)
-            for (day, *key), (ints, floats) in zip(keys, numbers, strict=True):
-                yield grain, day.isoformat(), key, ints, floats
-
-    if _dialect(None) == "postgresql" and sum(len(keys) for _, keys, _ in grains) <= LIVE_ROWS:
-        # A live completion's few rows: one prepared upsert, in key order (as _grouped: no deadlock).
+    if how == "live":  # a live completion's few rows: one prepared upsert
         cursor = db.session.connection().connection.driver_connection.cursor()
-        cursor.executemany(f"INSERT INTO response_rollups ({names}) VALUES ({', '.join(['%s'] * len(columns))}) "
-                           f"{conflict}", sorted((grain, date.fromisoformat(day), *key, *ints, *floats)
-                                                 for grain, day, key, ints, floats in rows()))
-        return
-    if _dialect(None) == "postgresql":
-        # COPY into a scratch table, then one upsert in key order (as _grouped: no deadlock).
-        tab = "\t"
+        cursor.executemany(f"INSERT INTO response_rollups ({names}) "
+                           f"VALUES ({', '.join(['%s'] * len(SUMMED_COLUMNS))}) {conflict}", rows)
+    elif how == "binary":  # COPY into a scratch table, then one upsert
         db.session.execute(text(f"CREATE TEMP TABLE summed AS SELECT {names} FROM response_rollups WITH NO DATA"))
-        copy_lines("summed", columns, (f"{grain}\t{day}\t{tab.join(map(copy_text, key))}\t"
-                                       f"{tab.join(map(str, ints + floats))}\n"
-                                       for grain, day, key, ints, floats in rows()))
+        copy_binary("summed", SUMMED_COLUMNS, rows)
         db.session.execute(text(f"INSERT INTO response_rollups ({names}) SELECT {names} FROM summed "
                                 f"ORDER BY grain, day, {', '.join(ROLLUP_KEYS)} {conflict}"))
         db.session.execute(text("DROP TABLE summed"))
-        return
-    execute_many(f"INSERT INTO response_rollups ({names}) VALUES ({', '.join('?' * len(columns))}) {conflict}",
-                 ((grain, day, *key, *ints, *floats) for grain, day, key, ints, floats in rows()))
+    else:
+        execute_many(f"INSERT INTO response_rollups ({names}) VALUES ({', '.join('?' * len(SUMMED_COLUMNS))}) "
+                     f"{conflict}", rows)
 
 
 # ---- reading -----------------------------------------------------------------------------------

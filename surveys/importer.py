@@ -5,25 +5,29 @@ Python: a bad row is reported by its line and skipped, never half a response.
 
 What keeps the cost per row low: a file repeats the same few combinations of closed-question
 cells a million times, so each combination (a `_Pattern`) is parsed, checked against skip logic,
-turned into figures, rollup sums and the text of its answer rows once; a row then costs its CSV
-parsing, its own cells (date, respondent, free text) and a few string operations. The next
-chunk is read and validated in a thread while this one is written (core.csvimport.prefetched)."""
+turned into figures, rollup sums and the text of its packed answers once; a row then costs its
+CSV parsing, its own cells (date, respondent, free text) and a few string operations. A
+response's closed-question answers go in its own row (`packed_answers`), not one `answers` row
+each: those ~7 rows and their foreign-key checks were two thirds of the database's work.
+On PostgreSQL the next chunk is read, validated, checked for repeats and built into COPY text in
+a thread, on a connection of its own, while the server stores this one (core.csvimport.prefetched)."""
 from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import numpy as np
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from core.bulk import copy_lines, copy_text, execute_many, in_values, reserve_ids
 from core.csvimport import HeaderError, ImportReport, chunks, prefetched, records
 from core.db import db, is_postgres, utcnow
-from core.events import publish_serialised
 from core.settings import get_rule
 from core.text import has_control
 from core.timeutil import parse_iso
@@ -36,8 +40,13 @@ from tickets.models import TICKET_KINDS
 META = ("respondent", "channel", "answered_at", "ticket_kind", "region", "agent")
 FUTURE_SLACK = timedelta(minutes=10)  # clocks differ a little between systems
 RESPONSE_COLUMNS = ("id", "version_id", "channel", "respondent", "ticket_kind", "region", "agent",
-                    "started_at", "completed_at", "progress", "feed_seq")
+                    "started_at", "completed_at", "progress", "feed_seq", "packed_answers")
 ANSWER_COLUMNS = ("response_id", "question_key", "value_num", "value_text", "answered_at")
+STAMP = "\x01"  # feed_seq in a chunk's COPY text until its transaction is known: no good row holds it
+# Rows a chunk: fewer than core.csvimport's, since a built chunk (COPY text of four tables) is
+# megabytes and two are alive at once; per-chunk costs are small against 2,500 rows' work.
+CHUNK = 2500
+RECENT = 3  # chunks remembered against repeats: more than the one the reading thread runs ahead (depth=1)
 
 
 def _answered_at(value: str, errors: list[str], now: datetime) -> datetime | None:
@@ -51,6 +60,16 @@ def _answered_at(value: str, errors: list[str], now: datetime) -> datetime | Non
     elif answered > now + FUTURE_SLACK:
         errors.append("answered_at is in the future")
     return answered
+
+
+def _named_cell_errors(respondent: str, region: str, agent: str) -> list[str]:
+    errors = []
+    for name, value in (("respondent", respondent), ("region", region), ("agent", agent)):
+        if len(value) > 64:
+            errors.append(f"{name} is longer than 64 characters")
+        elif has_control(value):
+            errors.append(f"{name} contains control characters")
+    return errors
 
 
 def _describe(exc: AnswerError) -> str:
@@ -78,12 +97,21 @@ def _answer_items(answers: dict[str, Any]) -> list[tuple[str, float | None, str 
     return [(k, float(v), None) if isinstance(v, int | float) else (k, None, str(v)) for k, v in answers.items()]
 
 
+def _as_read(num: float | None, text: str | None) -> Any:
+    """A stored answer's value as `Answer.value` reads it back (a whole number as an int)."""
+    if num is None:
+        return text
+    return int(num) if num.is_integer() else num
+
+
 class _Pattern:
     """One combination of closed-question cells, read once: its errors, or the answers skip
-    logic keeps, their figures, rollup sums, and its answer rows as COPY text (`{0}` the
-    response id, `{1}` the moment) or as tuples for SQLite."""
+    logic keeps, their figures, rollup sums, its packed answers (every kept answer but free
+    text, stored in the response row: Response.packed_answers) and the text of its free-text
+    answer rows (`{0}` the response id, `{1}` the moment) as COPY text or tuples for SQLite."""
 
-    __slots__ = ("errors", "visible", "items", "figures", "values", "copy_figures", "copy_answers", "event")
+    __slots__ = ("errors", "visible", "rows", "figures", "values", "packed", "copy_figures", "copy_packed",
+                 "copy_answers", "event")
 
     def __init__(self, definition: Definition, closed: list[tuple[int, Question]], cells: tuple[str, ...]):
         from reports.rollups import response_vector  # reports builds on surveys
@@ -95,15 +123,20 @@ class _Pattern:
                 answers[question.key] = value
         self.visible = frozenset(q.key for q in definition.visible(answers))  # skip logic, as on completion
         kept = {k: v for k, v in answers.items() if k in self.visible}
-        self.items = _answer_items(kept)
+        free = {q.key for q in definition.questions if q.type == "text"}  # a free text that decides stays a row
+        items = _answer_items(kept)
+        self.rows = [item for item in items if item[0] in free]
+        packed = {k: _as_read(num, text) for k, num, text in items if k not in free}
+        self.packed = json.dumps(packed, ensure_ascii=False) if packed else None
         self.figures = figures(definition, kept)
         self.values = response_vector(self.figures, kept.get("comment"))
         self.copy_figures = "\t".join(_copy_value(v) for v in self.figures.values())
+        self.copy_packed = _copy_value(self.packed)
         # response.completed's data after the row's own fields (surveys.feed.response_event's shape)
         self.event = json.dumps({k: self.figures[k] for k in EVENT_FIGURES})[1:]
         self.copy_answers = "".join(
             f"{{0}}\t{_braces(copy_text(k))}\t{_copy_value(num)}\t{_braces(_copy_value(text))}\t{{1}}\n"
-            for k, num, text in self.items)
+            for k, num, text in self.rows)
 
 
 def _copy_value(value: Any) -> str:
@@ -121,7 +154,7 @@ def _braces(value: str) -> str:
 class _Good(NamedTuple):
     line: int
     respondent: str
-    cells: list[str]
+    meta: tuple[str, ...]  # the META cells (the others are done with once the row is validated)
     answered_at: datetime
     pattern: _Pattern
     texts: list[tuple[str, str]]  # the free-text answers skip logic keeps
@@ -145,7 +178,7 @@ class _Reader:
                 self.closed.append((order, q))
                 positions.append(place.get(q.key, absent))
             else:  # free text: different in every row, read per row
-                self.free.append((order, q, place.get(q.key, absent)))
+                self.free.append((order, q, place.get(q.key, absent), q.required))
         self.key = operator.itemgetter(*positions, absent)  # a tuple whatever the count
         self.patterns: dict[tuple[str, ...], _Pattern] = {}
 
@@ -167,106 +200,135 @@ class _Reader:
                 bad.append((line, cells))
                 continue
             cells.append("")
-            respondent, channel, answered, kind, region, agent = self.meta(cells)
+            meta = self.meta(cells)
+            respondent, channel, answered, kind, region, agent = meta
             errors = []
             if channel not in CHANNELS:
                 errors.append(f"channel must be one of {'|'.join(CHANNELS)}")
             if kind and kind not in TICKET_KINDS:
                 errors.append(f"ticket_kind must be one of {'|'.join(TICKET_KINDS)}")
             answered_at = _answered_at(answered, errors, now)
-            for name, value in (("respondent", respondent), ("region", region), ("agent", agent)):
-                if len(value) > 64:
-                    errors.append(f"{name} is longer than 64 characters")
-                elif has_control(value):
-                    errors.append(f"{name} contains control characters")
+            if len(respondent) > 64 or len(region) > 64 or len(agent) > 64 or has_control(respondent + region + agent):
+                errors += _named_cell_errors(respondent, region, agent)  # one check of the three when clean
             pattern = self.pattern(cells)
             wrong, texts = list(pattern.errors), []
-            for order, question, position in self.free:
-                value = _parse(order, question, cells[position], wrong)
+            for order, question, position, required in self.free:
+                cell = cells[position]
+                if not cell and not required:  # not answered (cells come stripped)
+                    continue
+                value = _parse(order, question, cell, wrong)
                 if value is not None and question.key in pattern.visible:
                     texts.append((question.key, value))
             if errors or wrong:
                 bad.append((line, "; ".join(errors + [message for _, message in sorted(wrong)])))
                 continue
-            good.append(_Good(line, respondent, cells, answered_at, pattern, texts))
+            good.append(_Good(line, respondent, meta, answered_at, pattern, texts))
         return good, bad
 
 
-def _without_duplicates(good: list[_Good], report: ImportReport) -> list[_Good]:
-    """One response per respondent and moment: a repeat within the chunk or of a stored
-    response (an earlier chunk, an earlier import) is refused. Anonymous rows are not compared."""
-    keys = {(g.respondent, g.answered_at) for g in good if g.respondent}
-    stored = set(db.session.execute(
-        select(Response.respondent, Response.completed_at)
-        .where(in_values(Response.respondent, {r for r, _ in keys})))) if keys else set()
-    first: dict[tuple[str, datetime], int] = {}
-    kept = []
-    for g in good:
-        key = (g.respondent, g.answered_at)
-        if g.respondent and key in stored:
-            report.reject(g.line, "a response of this respondent at this answered_at is already stored")
-        elif g.respondent and key in first:
-            report.reject(g.line, f"repeats line {first[key]} (same respondent and answered_at)")
-        else:
-            first.setdefault(key, g.line)
-            kept.append(g)
-    return kept
+class _Repeats:
+    """One response per respondent and moment: a repeat within the chunk, of an earlier chunk or
+    of a stored response (an earlier import) is refused. Anonymous rows are not compared. The
+    chunks still being written when the next one is checked (the reading thread runs ahead of
+    the commits) are remembered here; older ones are found in the database."""
+
+    def __init__(self) -> None:
+        self.recent: deque[set[tuple[str, datetime]]] = deque(maxlen=RECENT)
+
+    def without(self, good: list[_Good]) -> tuple[list[_Good], list[tuple[int, str]]]:
+        """The rows to write, and (line, why) of the repeats."""
+        keys = {(g.respondent, g.answered_at) for g in good if g.respondent}
+        stored = set(db.session.execute(
+            select(Response.respondent, Response.completed_at)
+            .where(in_values(Response.respondent, {r for r, _ in keys})))) if keys else set()
+        stored.update(key for chunk in self.recent for key in keys & chunk)
+        first: dict[tuple[str, datetime], int] = {}
+        kept, repeats = [], []
+        for g in good:
+            key = (g.respondent, g.answered_at)
+            if g.respondent and key in stored:
+                repeats.append((g.line, "a response of this respondent at this answered_at is already stored"))
+            elif g.respondent and key in first:
+                repeats.append((g.line, f"repeats line {first[key]} (same respondent and answered_at)"))
+            else:
+                first.setdefault(key, g.line)
+                kept.append(g)
+        self.recent.append(set(first))
+        return kept, repeats
 
 
-class _Writer:
-    """Writes chunks of validated rows: responses, answers and rollup sums."""
+class _Batch(NamedTuple):
+    """A chunk ready to write: its rows with their reserved ids, and each table's rows as COPY
+    text (PostgreSQL; the responses' feed_seq still STAMP) or executemany rows (SQLite)."""
+    good: list[_Good]
+    ids: list[int]
+    bad: list[tuple[int, str]]  # (line, why), in the order they are reported
+    responses: str | list[tuple]
+    answers: str | list[tuple]
+    events: Callable[[], int]  # writes the `response.completed` events (core.events.prepared_serialised)
+    rollups: tuple[str, Any]  # reports.rollups.summed_rows
+
+
+class _Builder:
+    """Turns validated rows into a _Batch: responses (with their packed answers), free-text
+    answer rows, `response.completed` events and the chunk's rollup sums. Needs the database
+    only for the ids and the repeat check, so on PostgreSQL it runs in the reading thread (on
+    a connection of its own) while the previous chunk is written."""
 
     def __init__(self, version: QuestionnaireVersion, definition: Definition, reader: _Reader):
         self.version_id = version.id
-        self.meta = reader.meta
         self.figure_columns = tuple(figures(definition, {}))  # the figure columns completion writes
+        self.columns = RESPONSE_COLUMNS + self.figure_columns
         self._kinds = {kind: json.dumps(kind or None) for kind in ("", *TICKET_KINDS)}
+        self.repeats = _Repeats()
 
-    def write(self, good: list[_Good]) -> None:
+    def prepared(self, checked: tuple[list[_Good], list[tuple[int, str]]], stamp: Any = STAMP) -> _Batch:
+        """A validated chunk with its repeats refused and its ids reserved, ready to write."""
+        good, repeats = self.repeats.without(checked[0])
         ids = reserve_ids(Response.__table__, len(good))
-        stamp = current_feed_stamp()  # the results API serves imports after what it served before
-        if is_postgres():
-            self._copy(good, ids, stamp)
-        else:
-            self._execute(good, ids, stamp)
-        publish_serialised("response.completed", [  # as each completion on the live path does
-            f'{{"response_id": {rid}, "ticket_external_id": null, "completed_at": "{g.answered_at.isoformat()}Z", '
-            f'"channel": "{self.meta(g.cells)[1]}", "ticket_kind": {self._kinds[self.meta(g.cells)[3]]}, {g.pattern.event}'
-            for rid, g in zip(ids, good, strict=True)])
-        self._add_to_rollups(good)
+        return self.batch(good, ids, checked[1] + repeats, stamp)
 
-    def _copy(self, good: list[_Good], ids: list[int], stamp: int) -> None:
+    def batch(self, good: list[_Good], ids: list[int], bad: list[tuple[int, str]], stamp: Any = STAMP) -> _Batch:
+        from core.events import prepared_serialised
+        from reports.rollups import summed_rows
+
+        responses, answers = (self._copied if is_postgres() else self._rows)(good, ids, stamp)
+        events = prepared_serialised("response.completed", [  # as each completion on the live path does
+            f'{{"response_id": {rid}, "ticket_external_id": null, "completed_at": "{g.answered_at.isoformat()}Z", '
+            f'"channel": "{g.meta[1]}", "ticket_kind": {self._kinds[g.meta[3]]}, {g.pattern.event}'
+            for rid, g in zip(ids, good, strict=True)])
+        return _Batch(good, ids, bad, responses, answers, events, summed_rows(*self._sums(good)) if good else ("none", None))
+
+    def _copied(self, good: list[_Good], ids: list[int], stamp: Any) -> tuple[str, str]:
         head = f"\t{self.version_id}\t"
         tail = f"\t0\t{stamp}\t"
         responses, answers = [], []
         for rid, g in zip(ids, good, strict=True):
-            respondent, channel, _, kind, region, agent = self.meta(g.cells)
+            respondent, channel, _, kind, region, agent = g.meta
             when = str(g.answered_at)
             responses.append(f"{rid}{head}{channel}\t{copy_text(respondent)}\t{kind}\t{copy_text(region)}\t"
-                             f"{copy_text(agent)}\t{when}\t{when}{tail}{g.pattern.copy_figures}\n")
-            answers.append(g.pattern.copy_answers.format(rid, when))
+                             f"{copy_text(agent)}\t{when}\t{when}{tail}{g.pattern.copy_packed}\t"
+                             f"{g.pattern.copy_figures}\n")
+            if g.pattern.copy_answers:
+                answers.append(g.pattern.copy_answers.format(rid, when))
             for key, value in g.texts:
                 answers.append(f"{rid}\t{copy_text(key)}\t\\N\t{copy_text(value)}\t{when}\n")
-        copy_lines("responses", RESPONSE_COLUMNS + self.figure_columns, responses)
-        copy_lines("answers", ANSWER_COLUMNS, answers)
+        return "".join(responses), "".join(answers)
 
-    def _execute(self, good: list[_Good], ids: list[int], stamp: int) -> None:
+    def _rows(self, good: list[_Good], ids: list[int], stamp: Any) -> tuple[list[tuple], list[tuple]]:
         responses, answers = [], []
         for rid, g in zip(ids, good, strict=True):
-            respondent, channel, _, kind, region, agent = self.meta(g.cells)
+            respondent, channel, _, kind, region, agent = g.meta
             when = g.answered_at.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format
             responses.append((rid, self.version_id, channel, respondent, kind, region, agent, when, when, 0, stamp,
-                              *g.pattern.figures.values()))
-            answers += [(rid, k, num, text, when) for k, num, text in g.pattern.items]
+                              g.pattern.packed, *g.pattern.figures.values()))
+            answers += [(rid, k, num, text, when) for k, num, text in g.pattern.rows]
             answers += [(rid, k, None, text, when) for k, text in g.texts]
-        columns = RESPONSE_COLUMNS + self.figure_columns
-        execute_many(f"INSERT INTO responses ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                     responses)
-        execute_many(f"INSERT INTO answers ({', '.join(ANSWER_COLUMNS)}) VALUES (?, ?, ?, ?, ?)", answers)
+        return responses, answers
 
-    def _add_to_rollups(self, good: list[_Good]) -> None:
-        """The chunk's sums per local day and breakdown, added in the chunk's transaction."""
-        from reports.rollups import COMMENT_COLUMNS, add_summed, comment_values, day_of
+    def _sums(self, good: list[_Good]) -> tuple[list[tuple], np.ndarray]:
+        """The chunk's rollup keys (local day and breakdown) and values, row by row."""
+        from reports.rollups import COMMENT_COLUMNS, comment_values, day_of
         patterns: dict[_Pattern, int] = {}
         codes = [patterns.setdefault(g.pattern, len(patterns)) for g in good]
         values = np.array([p.values for p in patterns])[codes]
@@ -276,26 +338,63 @@ class _Writer:
                 values[i, COMMENT_COLUMNS] = list(comment_values(comment).values())
         keys = []
         for g in good:
-            _, channel, _, kind, region, agent = self.meta(g.cells)
+            _, channel, _, kind, region, agent = g.meta
             keys.append((day_of(g.answered_at), channel, kind, region, agent))
-        add_summed(keys, values)
+        return keys, values
+
+    def write(self, batch: _Batch) -> None:
+        """The batch's rows, in the current transaction."""
+        from reports.rollups import upsert_summed
+
+        stamp = current_feed_stamp()  # the results API serves imports after what it served before
+        if is_postgres():
+            copy_lines("responses", self.columns, [batch.responses.replace(STAMP, str(stamp))])
+            if batch.answers:
+                copy_lines("answers", ANSWER_COLUMNS, [batch.answers])
+        else:
+            responses = [(*row[:10], stamp, *row[11:]) for row in batch.responses]
+            execute_many(f"INSERT INTO responses ({', '.join(self.columns)}) "
+                         f"VALUES ({', '.join('?' * len(self.columns))})", responses)
+            execute_many(f"INSERT INTO answers ({', '.join(ANSWER_COLUMNS)}) VALUES (?, ?, ?, ?, ?)", batch.answers)
+        batch.events()
+        upsert_summed(batch.rollups)
 
 
-def _store(good: list[_Good], writer: _Writer, report: ImportReport) -> None:
+def _store(batch: _Batch, builder: _Builder, report: ImportReport) -> None:
     """The chunk in one transaction; if the database refuses it, row by row, so the row it
     refuses is reported by its line and the others still land."""
     try:
-        writer.write(good)
+        builder.write(batch)
         db.session.commit()
-        report.imported += len(good)
+        report.imported += len(batch.good)
         return
     except DBAPIError as exc:
         db.session.rollback()
-        if len(good) == 1:
-            report.reject(good[0].line, f"the database refused the row: {str(exc.orig).splitlines()[0]}")
+        if len(batch.good) == 1:
+            report.reject(batch.good[0].line, f"the database refused the row: {str(exc.orig).splitlines()[0]}")
             return
-    for g in good:
-        _store([g], writer, report)
+    for g, rid in zip(batch.good, batch.ids, strict=True):
+        _store(builder.batch([g], [rid], []), builder, report)
+
+
+def _batches(reader: _Reader, builder: _Builder, found: Iterable) -> Iterator[_Batch]:
+    """The file's chunks as batches. PostgreSQL: built entirely in the reading thread, on a
+    session of its own (its own app context), so that the server stores chunk N while Python
+    builds N+1. SQLite admits one writer: there the thread validates and the caller builds."""
+    if not is_postgres():
+        for checked in prefetched(reader.validated(chunk) for chunk in chunks(found, CHUNK)):
+            yield builder.prepared(checked, stamp=None)
+        return
+    app = current_app._get_current_object()
+
+    def built() -> Iterator[_Batch]:
+        with app.app_context():
+            for chunk in chunks(found, CHUNK):
+                batch = builder.prepared(reader.validated(chunk))
+                db.session.commit()  # holds no snapshot while the batch waits
+                yield batch
+
+    yield from prefetched(built(), depth=1)  # a batch is megabytes: one built ahead, no more
 
 
 def import_responses_csv(lines: Iterable[str], report: ImportReport | None = None,
@@ -311,14 +410,14 @@ def import_responses_csv(lines: Iterable[str], report: ImportReport | None = Non
         db.session.rollback()
         report.reject(1, str(exc))
         return report
+    db.session.commit()  # what the caller wrote is visible to the reading thread's session
     reader = _Reader(definition, header)
-    writer = _Writer(version, definition, reader)
-    for checked, bad in prefetched(reader.validated(chunk) for chunk in chunks(found)):
-        for line, message in bad:
+    builder = _Builder(version, definition, reader)
+    for batch in _batches(reader, builder, found):
+        for line, message in batch.bad:
             report.reject(line, message)
-        good = _without_duplicates(checked, report)
-        if good:
-            _store(good, writer, report)
+        if batch.good:
+            _store(batch, builder, report)
         if progress:
             progress()
     return report

@@ -109,7 +109,9 @@ class Invitation(db.Model):
 
 class Response(db.Model):
     """A customer's answers. The figure columns are written once on completion so that
-    reports aggregate one row per response in SQL; `answers` stays the full record."""
+    reports aggregate one row per response in SQL; `answer_map()` is the full record: the
+    `answers` rows, and for an imported response its closed-question answers packed in the
+    row itself (`packed_answers`)."""
     __tablename__ = "responses"
     __table_args__ = (Index("ix_responses_completed", "completed_at"),
                       Index("ix_responses_feed", "feed_seq", "id"),
@@ -141,6 +143,11 @@ class Response(db.Model):
     anonymized_at: Mapped[datetime | None]
     # Commit order of completions, for the results API's cursor (see surveys.services.feed_stamp).
     feed_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # import-responses: the closed-question answers (every type but free text) as {key: value},
+    # instead of one `answers` row each. Those rows (~7 a response) and their foreign-key checks
+    # were most of a bulk import's database time; free-text answers stay rows (reports, themes
+    # and retention read them in SQL). Anonymisation drops the text values here too.
+    packed_answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     invitation: Mapped[Invitation | None] = relationship(back_populates="response")
     version: Mapped[QuestionnaireVersion] = relationship()
@@ -148,7 +155,8 @@ class Response(db.Model):
                                                  cascade="all, delete-orphan")
 
     def answer_map(self) -> dict[str, Any]:
-        return {a.question_key: a.value for a in self.answers}
+        """Every stored answer by question key: the packed ones, then the rows."""
+        return {**(self.packed_answers or {}), **{a.question_key: a.value for a in self.answers}}
 
 
 class Answer(db.Model):

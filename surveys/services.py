@@ -269,6 +269,8 @@ def save_answers(response: Response, values: dict[str, Any]) -> None:
     """Upserts parsed answers (None removes one). Caller commits."""
     existing = {a.question_key: a for a in response.answers}
     now = utcnow()
+    if response.packed_answers and values.keys() & response.packed_answers.keys():  # an imported response
+        response.packed_answers = {k: v for k, v in response.packed_answers.items() if k not in values} or None
     for key, value in values.items():
         answer = existing.get(key)
         if value is None:

@@ -178,7 +178,7 @@ def response_row(respondent, answered_at, comment=""):
 
 
 def test_import_responses_reports_every_bad_row_and_lands_the_rest(app, ctx, tmp_path, monkeypatch):
-    monkeypatch.setattr("core.csvimport.CHUNK", 2)
+    monkeypatch.setattr("surveys.importer.CHUNK", 2)
     future = (utcnow() + timedelta(days=1)).isoformat()
     path = tmp_path / "responses.csv"
     path.write_text(RESPONSE_HEADER
@@ -198,7 +198,9 @@ def test_import_responses_reports_every_bad_row_and_lands_the_rest(app, ctx, tmp
     assert "line 9: repeats line 8 (same respondent and answered_at)" in result.output
     assert "imported 5 responses, skipped 4 bad row(s)" in result.output
     assert sorted(db.session.scalars(select(Response.respondent))) == ["", "", "R1", "R3", "R5"]
-    assert count(Answer) == 5 * 7 + 1  # seven answered questions each, R1's comment
+    # Seven answered questions each, packed in the response's row; only R1's comment is a row.
+    assert count(Answer) == 1
+    assert sorted(len(r.answer_map()) for r in db.session.scalars(select(Response))) == [7, 7, 7, 7, 8]
     r1 = db.session.scalar(select(Response).where(Response.respondent == "R1"))
     assert r1.answer_map()["comment"] == "很好" and r1.satisfaction_index == pytest.approx((100 + 75 + 50 + 75) / 4)
     assert r1.completed_at.isoformat() == "2026-10-01T02:00:00" and r1.overall == 4 and r1.resolved is True
@@ -417,3 +419,49 @@ def test_import_replans_a_chunk_whose_customers_changed_while_it_was_planned(app
     assert states == {"T1": ("scheduled", None), "T2": ("scheduled", None), "T3": ("suppressed", "opted_out"),
                       "T6": ("scheduled", None), "T5": ("scheduled", None)}
     assert count(Ticket) == 6 and count(CallbackTask) == 0 and len(checked) == 3
+
+
+def test_an_imported_response_reads_as_one_answered_live_and_is_anonymised_alike(app, ctx, client, tmp_path):
+    """An imported response's closed answers are packed in its row, not answers rows: the
+    results API and the staff pages read them as a live response's, and anonymisation drops
+    their text as it does the rows'."""
+    from admin.retention import anonymise_responses
+    from surveys.services import complete_response, readable_answers, response_for, save_answers
+    from tests.conftest import sent_invitation
+
+    path = tmp_path / "responses.csv"
+    path.write_text(RESPONSE_HEADER + response_row("R1", "2026-10-01T10:00:00+08:00", "很好"), encoding="utf-8")
+    assert "imported 1 responses" in run_import(app, "responses", path).output
+    live = response_for(sent_invitation())
+    save_answers(live, {"overall": 4, "attitude": 5, "efficiency": 4, "stability": 3, "after_sales": 4, "nps": 9,
+                        "resolved": "yes", "comment": "很好"})
+    db.session.commit()
+    complete_response(live)
+    imported = db.session.scalar(select(Response).where(Response.respondent == "R1"))
+    assert imported.packed_answers and [a.question_key for a in imported.answers] == ["comment"]
+    body = client.get("/api/v1/responses", headers={"Authorization": "Bearer test-api-key"}).get_json()
+    answers = {item["id"]: item["answers"] for item in body["responses"]}
+    assert answers[imported.id] == answers[live.id] == live.answer_map() and len(answers[live.id]) == 8
+    assert readable_answers(imported, "zh-CN") == readable_answers(live, "zh-CN")
+    anonymise_responses([imported.id, live.id])
+    db.session.commit()
+    numbers = {"overall": 4, "attitude": 5, "efficiency": 4, "stability": 3, "after_sales": 4, "nps": 9}
+    assert db.session.get(Response, imported.id).answer_map() == db.session.get(Response, live.id).answer_map() == numbers
+
+
+def test_downgrading_the_packed_answers_turns_them_back_into_rows(app, ctx, tmp_path):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    path = tmp_path / "responses.csv"
+    path.write_text(RESPONSE_HEADER + response_row("R1", "2026-10-01T10:00:00+08:00", "很好"), encoding="utf-8")
+    assert "imported 1 responses" in run_import(app, "responses", path).output
+    expected = db.session.scalar(select(Response)).answer_map()
+    db.session.remove()
+    downgrade(revision="5e2d7a9c1b38")
+    try:
+        rows = db.session.execute(text("SELECT question_key, value_num, value_text FROM answers")).all()
+    finally:
+        db.session.remove()
+        upgrade()
+    assert {key: text if num is None else int(num) for key, num, text in rows} == expected
