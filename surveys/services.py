@@ -180,10 +180,14 @@ def _by_token(lock: bool):
     """One query for what the survey page needs (instead of a lazy load each), built once
     (on first use: the mappers must all be configured)."""
     query = select(Invitation).where(Invitation.token == bindparam("token")).options(
-        joinedload(Invitation.customer), joinedload(Invitation.version), joinedload(Invitation.response))
+        joinedload(Invitation.customer), joinedload(Invitation.version))
     if not lock:
-        return query
-    # an answer (the locking read) creates the response, which copies the ticket's breakdowns
+        return query.options(joinedload(Invitation.response))
+    # An answer (the locking read) creates the response, which copies the ticket's breakdowns.
+    # The response is not joined here: on PostgreSQL a read that waited for the lock sees the
+    # invitation as the holder left it but not the response the holder created, and would
+    # create a second one (a Twilio retry beside the first delivery). Loaded after the lock by
+    # its own statement, it is seen.
     return query.options(joinedload(Invitation.ticket)).with_for_update(of=Invitation)  # lock the invitation row only
 
 

@@ -2,6 +2,7 @@
 signed webhooks, e-mail through a real SMTP server, interviewer entry, CSV import, and
 provider failures retried with back-off."""
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -330,3 +331,42 @@ def test_click_to_call_rings_the_agent_then_bridges_to_the_customer(ctx, client,
     assert "<Dial" in bridge and "+8613800138000</Number></Dial>" in bridge and 'callerId="+15005550006"' in bridge
     assert "本次通话将被录音" in bridge and f"/twilio/recording-notice/{task.id}" in bridge  # a complaint: recorded
     assert signed_post(client, f"/twilio/bridge/{task.id}", {}, forge=True).status_code == 403
+
+
+def test_a_keypad_answer_delivered_twice_at_once_stores_one_response(ctx, app, twilio):
+    """Twilio retries a webhook that seemed slow: the retry and the first delivery wait on the
+    invitation's lock together, and the second must see the response the first created."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import create_engine, text
+
+    from core.db import is_postgres
+
+    invitation = sent_invitation(channel="voice")
+    token, url = invitation.token, str(db.engine.url.render_as_string(hide_password=False))
+    db.session.commit()
+    holder = create_engine(url).connect()  # holds the row while both deliveries queue behind it
+    holder.execute(text("SELECT id FROM invitations WHERE token = :t FOR UPDATE" if is_postgres()
+                        else "UPDATE invitations SET state = state WHERE token = :t"), {"t": token})
+    arrived = threading.Barrier(3)
+
+    def deliver() -> int:
+        arrived.wait(timeout=60)
+        return signed_post(app.test_client(), f"/twilio/voice/{token}/answer/overall", {"Digits": "2"}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        results = [pool.submit(deliver) for _ in range(2)]
+        arrived.wait(timeout=60)
+        # (pg_stat_activity is read once per transaction: the snapshot is cleared each time)
+        waiting = ("SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot() "
+                   "WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        deadline = time.monotonic() + 120
+        while is_postgres() and holder.execute(text(waiting)).scalar() < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        holder.rollback()
+        holder.close()
+        assert [r.result(timeout=120) for r in results] == [200, 200]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+    assert db.session.scalar(select(Invitation.state).where(Invitation.token == token)) == "started"
