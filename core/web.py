@@ -20,9 +20,11 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 from wtforms.validators import ValidationError
+from wtforms.widgets import Select
 
 from core.db import db
 from core.i18n import SUPPORTED
@@ -241,3 +243,19 @@ def register(app: Flask) -> None:
     app.after_request(add_security_headers)
     for status in (400, 403, 404, 405, 410, 413, 429, 500):
         app.register_error_handler(status, _error_page(status))
+
+
+class ManyOptions(Select):
+    """A drop-down of thousands of values (the dashboard's 2,000 agents): each plain option is
+    written directly, the same HTML WTForms writes (its `html_params` per option cost ~0.1 ms,
+    a fifth of a dashboard view at 10M responses). Options with extra attributes go through
+    WTForms as usual."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs) -> Markup:
+        if kwargs or choice.render_kw or isinstance(choice.value, bool):
+            return super().render_option(choice, **kwargs)
+        value, label = escape(choice.value), escape(choice.label or choice.value)
+        selected = " selected" if choice.selected else ""
+        return Markup(f'<option{selected} value="{value}">{label}</option>')
+

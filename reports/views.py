@@ -26,6 +26,7 @@ from core.db import db, utcnow
 from core.export import csv_response, xlsx_response
 from core.i18n import current_locale
 from core.labels import choices
+from core.web import ManyOptions
 from reports.figures import BREAKDOWNS, Scope, compute_report
 from reports.models import GeneratedReport
 from reports.present import present
@@ -49,8 +50,10 @@ class ReportFilter(FlaskForm):
                          default="month")
     channel = SelectField(_l("Channel"), choices=choices("channel", CHANNELS, blank=_l("All channels")), default="")
     ticket_kind = SelectField(_l("Ticket kind"), choices=choices("ticket_kind", TICKET_KINDS, blank=_l("All kinds")), default="")
-    region = SelectField(_l("Region"), choices=[("", _l("All regions"))], default="", validate_choice=False)
-    agent = SelectField(_l("Agent"), choices=[("", _l("All agents"))], default="", validate_choice=False)
+    region = SelectField(_l("Region"), choices=[("", _l("All regions"))], default="", validate_choice=False,
+                         widget=ManyOptions())
+    agent = SelectField(_l("Agent"), choices=[("", _l("All agents"))], default="", validate_choice=False,
+                        widget=ManyOptions())
 
     def validate_date_to(self, field):
         if self.date_from.data and field.data:

@@ -134,3 +134,23 @@ def test_rules_refuse_a_report_recipient_in_an_unknown_language(app):
             "board@example.com fr is not an e-mail address, optionally followed by zh-CN or en"]
         assert "report_recipients_monthly" not in form.errors
         assert form.to_rules()["report_recipients_monthly"] == ["ops@example.com en"]
+
+
+def test_long_drop_downs_write_the_same_html_as_wtforms(app):
+    """The region and agent drop-downs (thousands of agents) write their options directly:
+    the HTML must be WTForms' own, selected option, escaping and Chinese included."""
+    from wtforms import Form, SelectField
+    from wtforms.widgets import Select
+
+    from core.web import ManyOptions
+
+    values = [("", "全部坐席"), ("A01", "A01"), ('x"<&>', 'l"<&>'), ("北京", "北京"), ("A02", "")]
+
+    class Filters(Form):
+        usual = SelectField(choices=values, widget=Select())
+        many = SelectField(choices=values, widget=ManyOptions())
+
+    with app.test_request_context():
+        for chosen in ("", "A01", 'x"<&>', "北京", "not listed"):
+            form = Filters(data={"usual": chosen, "many": chosen})
+            assert str(form.many()).replace("many", "usual") == str(form.usual())
