@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, Table, cast, or_, select
 
 from admin.retention import anonymise_responses
-from complaints.evidence import files_dir
+from complaints.evidence import file_bytes, file_path
 from complaints.models import CaseFile
 from core.accounts import audit
 from core.db import db, utcnow
@@ -109,7 +109,7 @@ def export_customer(customer: Customer) -> bytes:
             archive.writestr(f"{name}.json", json.dumps(records, ensure_ascii=False, indent=2, default=str))
             contents[f"{name}.json"] = {"zh-CN": _zh(name), "en": _en(name), "records": len(records)}
         for row in _case_files(rows):  # the letters and attachments themselves, not only their rows
-            archive.writestr(f"case-files/{row.id}-{row.filename}", (files_dir() / row.stored_name).read_bytes())
+            archive.writestr(f"case-files/{row.id}-{row.filename}", file_bytes(row))
             contents[f"case-files/{row.id}-{row.filename}"] = {"zh-CN": _zh("case_files"), "en": _en("case_files"),
                                                                 "records": 1}
         archive.writestr("README.json", json.dumps({
@@ -139,7 +139,7 @@ def erase_customer(customer: Customer) -> dict[str, int]:
     counts only, under the customer's internal number, which then leads nowhere."""
     rows = personal_rows(customer)
     customer_id = customer.id
-    stored = [files_dir() / row.stored_name for row in _case_files(rows)]
+    stored = [file_path(row) for row in _case_files(rows)]
     anonymise_responses(sorted(rows.get("responses", set())))  # shared with retention
     db.session.expunge_all()
     for table in reversed(db.metadata.sorted_tables):

@@ -81,8 +81,13 @@ def store_file(case: ComplaintCase, kind: str, filename: str, data: bytes, user:
     return row
 
 
+def file_path(row: CaseFile) -> Path:
+    """Where the bytes of a case file are kept."""
+    return files_dir() / row.stored_name
+
+
 def file_bytes(row: CaseFile) -> bytes:
-    return (files_dir() / row.stored_name).read_bytes()
+    return file_path(row).read_bytes()
 
 
 def case_of_task(task_id: int) -> ComplaintCase | None:
