@@ -96,7 +96,7 @@ def voice_call(view):
     def wrapped(token: str, **kwargs):
         twiml = VoiceResponse()
         try:  # locked: a webhook Twilio retries runs after the first, not beside it
-            invitation = invitation_for_answering(token, lock=True)
+            invitation = invitation_for_answering(token)
         except SurveyUnavailable:
             twiml.hangup()
             return _twiml(twiml)

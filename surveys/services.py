@@ -165,7 +165,7 @@ def definition_by_id(version_id: int, checksum: str) -> Definition:
 # ---- invitations ----------------------------------------------------------------------------
 
 def new_token() -> str:
-    return secrets.token_urlsafe(24)
+    return new_tokens(1)[0]
 
 
 def new_tokens(count: int) -> list[str]:
@@ -176,19 +176,16 @@ def new_tokens(count: int) -> list[str]:
 
 
 @functools.cache
-def _by_token(lock: bool):
-    """One query for what the survey page needs (instead of a lazy load each), built once
-    (on first use: the mappers must all be configured)."""
-    query = select(Invitation).where(Invitation.token == bindparam("token")).options(
-        joinedload(Invitation.customer), joinedload(Invitation.version))
-    if not lock:
-        return query.options(joinedload(Invitation.response))
-    # An answer (the locking read) creates the response, which copies the ticket's breakdowns.
-    # The response is not joined here: on PostgreSQL a read that waited for the lock sees the
-    # invitation as the holder left it but not the response the holder created, and would
-    # create a second one (a Twilio retry beside the first delivery). Loaded after the lock by
-    # its own statement, it is seen.
-    return query.options(joinedload(Invitation.ticket)).with_for_update(of=Invitation)  # lock the invitation row only
+def _locked_by_token():
+    """One locking query for what an answer needs (instead of a lazy load each), built once
+    (on first use: the mappers must all be configured). The answer creates the response, which
+    copies the ticket's breakdowns. The response is not joined: on PostgreSQL a read that
+    waited for the lock sees the invitation as the holder left it but not the response the
+    holder created, and would create a second one (a Twilio retry beside the first delivery).
+    Loaded after the lock by its own statement, it is seen."""
+    return (select(Invitation).where(Invitation.token == bindparam("token"))
+            .options(joinedload(Invitation.customer), joinedload(Invitation.version), joinedload(Invitation.ticket))
+            .with_for_update(of=Invitation))  # lock the invitation row only
 
 
 def check_answerable(state: str | None, expires_at: datetime | None, now: datetime | None) -> None:
@@ -207,12 +204,12 @@ def plausible_token(token: str) -> None:
         raise SurveyUnavailable(404, "unknown")
 
 
-def invitation_for_answering(token: str, now: datetime | None = None, lock: bool = False) -> Invitation:
-    """The invitation behind a survey link, or SurveyUnavailable(404 / 410). With `lock`, the
-    row is locked until commit, so concurrent answers to one invitation (a double click, two
-    tabs) run one after the other and the second sees what the first stored."""
+def invitation_for_answering(token: str, now: datetime | None = None) -> Invitation:
+    """The invitation behind a survey link, locked until commit, or SurveyUnavailable(404 /
+    410): concurrent answers to one invitation (a double click, two tabs, a retried webhook)
+    run one after the other and the second sees what the first stored."""
     plausible_token(token)
-    invitation = db.session.scalar(_by_token(lock), {"token": token})
+    invitation = db.session.scalar(_locked_by_token(), {"token": token})
     check_answerable(invitation and invitation.state, invitation and invitation.expires_at, now)
     return invitation
 
@@ -251,7 +248,7 @@ def unanswered_invitation(token: str, now: datetime | None = None) -> Unanswered
 
 def response_for(invitation: Invitation) -> Response:
     """The invitation's one response, created on the first answer. Callers hold the
-    invitation's row lock (invitation_for_answering(lock=True)), so two requests never
+    invitation's row lock (invitation_for_answering), so two requests never
     create it twice; the unique invitation_id would refuse a second one anyway."""
     if invitation.response is not None:
         return invitation.response

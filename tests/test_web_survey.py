@@ -251,7 +251,7 @@ def test_the_web_surveys_core_statements_store_the_rows_the_orm_stores(ctx):
                        .values(region="华东", agent="A-7"))  # copied into the response
     db.session.commit()
     for page, values in pages:
-        invitation = invitation_for_answering(through_orm.token, lock=True)
+        invitation = invitation_for_answering(through_orm.token)
         response = response_for(invitation)
         save_answers(response, values)
         response.progress = max(response.progress or 0, page)
