@@ -209,6 +209,42 @@ def test_import_responses_reports_every_bad_row_and_lands_the_rest(app, ctx, tmp
     assert count(Response) == 7
 
 
+def _rollup_rows() -> list[tuple]:
+    from reports.models import response_rollups
+    columns = [c for c in response_rollups.columns if c.name != "id"]
+    return sorted(tuple(row) for row in db.session.execute(select(*columns)))
+
+
+def test_a_row_the_database_refuses_is_reported_and_its_transaction_lands_the_rest(app, ctx, tmp_path, monkeypatch):
+    """Chunks of two, two chunks a transaction: when the database refuses a row (here a rule
+    added to the table), the transaction's chunks are stored again one by one, so only that
+    row is missing, reported by its line, and the rollups hold exactly the rows that landed."""
+    from sqlalchemy import text
+
+    from reports.rollups import rebuild
+
+    monkeypatch.setattr("surveys.importer.CHUNK", 2)
+    monkeypatch.setattr("surveys.importer.GROUP", 2)
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ALTER TABLE responses ADD CONSTRAINT refuse_bad CHECK (respondent <> 'BAD')"))
+    else:
+        db.session.execute(text("CREATE TRIGGER refuse_bad BEFORE INSERT ON responses WHEN NEW.respondent = 'BAD' "
+                                "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+    db.session.commit()
+    path = tmp_path / "responses.csv"
+    path.write_text(RESPONSE_HEADER + "".join(  # lines 2-3 and 4-5: a transaction; 6-7 and 8: another
+        response_row(name, f"2026-10-0{day}T10:00:00+08:00", "网速慢" if day % 2 else "")
+        for day, name in enumerate(["R1", "R2", "BAD", "R4", "R5", "R6", "R7"], start=1)), encoding="utf-8")
+    result = run_import(app, "responses", path)
+    assert "line 4: the database refused the row" in result.output, result.output
+    assert "imported 6 responses, skipped 1 bad row(s)" in result.output
+    assert sorted(db.session.scalars(select(Response.respondent))) == ["R1", "R2", "R4", "R5", "R6", "R7"]
+    assert count(Event) == 6 and count(Answer) == 3  # the comments of R1, R5, R7
+    imported = _rollup_rows()
+    rebuild()
+    assert imported == _rollup_rows()  # the sums of exactly what was stored
+
+
 def test_import_responses_reads_gbk_and_refuses_undecodable_lines(app, ctx, tmp_path):
     path = tmp_path / "gbk.csv"
     path.write_bytes((RESPONSE_HEADER + response_row("R1", "2026-10-01T10:00:00+08:00", "师傅上门很及时")
