@@ -227,7 +227,7 @@ def copy_lines(table: str, columns: Sequence[str], lines: Iterable[str]) -> None
             copy.write("".join(block))
 
 
-def copy_binary(table: str, columns: Sequence[str], data: bytes) -> None:
+def copy_binary(table: str, columns: Sequence[str], data: bytes | bytearray) -> None:
     """PostgreSQL: writes rows already in COPY's binary format (signature, rows, trailer) in
     the current transaction."""
     raw = db.session.connection().connection.driver_connection
