@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import db, utcnow
+from core.db import db, is_postgres, utcnow
 from core.timeutil import iso_utc
 
 # The catalogue integrators can subscribe to (SPEC "Results API and webhooks").
@@ -68,12 +68,21 @@ def publish_serialised(event: str, datas: list[str], now: datetime | None = None
 def prepared_serialised(event: str, datas: list[str], now: datetime | None = None) -> Callable[[], int]:
     """`publish_serialised` in two halves (core.bulk.prepared_tuples): the rows are made now,
     written in the then-current transaction when the returned function is called."""
-    from core.bulk import prepared_tuples
+    from core.bulk import copy_lines, copy_text, prepared_tuples
 
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
     uids = secrets.token_hex(16 * len(datas))  # one call for the chunk's random ids
     now = now or utcnow()
-    return prepared_tuples(Event.__table__, ("uid", "type", "data", "created_at", "fanned_out"),
-                           [(f"msg_{uids[32 * i:32 * i + 32]}", event, data, now, False)
-                            for i, data in enumerate(datas)], json_text=("data",))
+    columns = ("uid", "type", "data", "created_at", "fanned_out")
+    if not datas:
+        return lambda: 0
+    if not is_postgres():
+        return prepared_tuples(Event.__table__, columns, [(f"msg_{uids[32 * i:32 * i + 32]}", event, data, now, False)
+                                                         for i, data in enumerate(datas)], json_text=("data",))
+    # COPY text made here, a line a row: every value but the data is the same or plain hex, so
+    # nothing needs the driver's adaptation (a third of an import's work in Python for events).
+    tail = f"\t{copy_text(str(now))}\tf\n"
+    lines = "".join(f"msg_{uids[32 * i:32 * i + 32]}\t{event}\t{copy_text(data)}{tail}"
+                    for i, data in enumerate(datas))
+    return lambda: copy_lines(Event.__tablename__, columns, [lines]) or len(datas)
