@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from zxcvbn import zxcvbn
 
 MIN_LENGTH, MAX_LENGTH = 8, 128
 
@@ -38,6 +37,10 @@ def password_problem(password: str, *personal: str) -> str | None:
         return _("A password needs at least %(n)s characters.", n=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
         return _("A password may have at most %(n)s characters.", n=MAX_LENGTH)
+    # Imported here, on the first password checked: its dictionaries are ~20 MB in every
+    # process otherwise (web workers, the scheduler, a bulk import), most never set a password.
+    from zxcvbn import zxcvbn
+
     inputs = [p for value in personal if value for p in (value, *value.replace("@", " ").replace(".", " ").split())]
     result = zxcvbn(password, user_inputs=inputs)
     minimum = current_app.config.get("PASSWORD_MIN_SCORE", 3)
