@@ -26,7 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from core.bulk import copy_lines, copy_text, execute_many, in_values, reserve_ids
-from core.csvimport import HeaderError, ImportReport, chunks, prefetched, records
+from core.csvimport import (
+    HeaderError,
+    ImportReport,
+    chunks,
+    collected_by_chunk,
+    prefetched,
+    records,
+)
 from core.db import db, is_postgres, utcnow
 from core.settings import get_rule
 from core.text import has_control
@@ -489,10 +496,12 @@ def import_responses_csv(lines: Iterable[str], report: ImportReport | None = Non
     reader = _Reader(definition, header)
     builder = _Builder(version, definition, reader)
     transaction = _Transaction(builder, report)
-    for batch in _batches(reader, builder, found):
-        for line, message in batch.bad:
-            report.reject(line, message)
-        transaction.add(batch)
-        if progress:
-            progress()
+    with collected_by_chunk() as chunk_done:
+        for batch in _batches(reader, builder, found):
+            for line, message in batch.bad:
+                report.reject(line, message)
+            transaction.add(batch)
+            chunk_done()
+            if progress:
+                progress()
     return report
