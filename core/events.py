@@ -5,6 +5,7 @@ events out to subscribed webhook endpoints; nothing here does any network I/O.""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -37,12 +38,22 @@ class Event(db.Model):
         return {"type": self.type, "timestamp": iso_utc(self.created_at), "data": self.data}
 
 
+def new_uids(count: int) -> list[str]:
+    """`count` new event ids (the Standard Webhooks `webhook-id`): `msg_`, the millisecond in
+    hex, then 80 random bits. Ids made later sort later, so a bulk import's million events add
+    to the end of the unique index instead of to a random page of it each (about a tenth of the
+    database's work per imported row)."""
+    stamp = f"msg_{time.time_ns() // 1_000_000:012x}"
+    randoms = secrets.token_hex(10 * count)  # one call for all
+    return [stamp + randoms[20 * i:20 * i + 20] for i in range(count)]
+
+
 def publish(event: str, data: dict[str, Any], now: datetime | None = None) -> Event:
     """Adds `event` to the current transaction; the caller's commit makes it real. `data` must
     be JSON: ids, codes and ISO times, no personal data beyond what the API serves."""
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
-    row = Event(uid="msg_" + secrets.token_hex(16), type=event, data=data, created_at=now or utcnow())
+    row = Event(uid=new_uids(1)[0], type=event, data=data, created_at=now or utcnow())
     db.session.add(row)
     return row
 
@@ -55,8 +66,8 @@ def publish_many(event: str, datas: list[dict[str, Any]], now: datetime | None =
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
     now = now or utcnow()
-    return insert_rows(Event.__table__, [{"uid": "msg_" + secrets.token_hex(16), "type": event, "data": data,
-                                          "created_at": now, "fanned_out": False} for data in datas])
+    return insert_rows(Event.__table__, [{"uid": uid, "type": event, "data": data, "created_at": now, "fanned_out": False}
+                                         for uid, data in zip(new_uids(len(datas)), datas, strict=True)])
 
 
 def publish_serialised(event: str, datas: list[str], now: datetime | None = None) -> int:
@@ -72,17 +83,17 @@ def prepared_serialised(event: str, datas: list[str], now: datetime | None = Non
 
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
-    uids = secrets.token_hex(16 * len(datas))  # one call for the chunk's random ids
+    uids = new_uids(len(datas))
     now = now or utcnow()
     columns = ("uid", "type", "data", "created_at", "fanned_out")
     if not datas:
         return lambda: 0
     if not is_postgres():
-        return prepared_tuples(Event.__table__, columns, [(f"msg_{uids[32 * i:32 * i + 32]}", event, data, now, False)
-                                                         for i, data in enumerate(datas)], json_text=("data",))
+        return prepared_tuples(Event.__table__, columns, [(uid, event, data, now, False)
+                                                         for uid, data in zip(uids, datas, strict=True)],
+                               json_text=("data",))
     # COPY text made here, a line a row: every value but the data is the same or plain hex, so
     # nothing needs the driver's adaptation (a third of an import's work in Python for events).
     tail = f"\t{copy_text(str(now))}\tf\n"
-    lines = "".join(f"msg_{uids[32 * i:32 * i + 32]}\t{event}\t{copy_text(data)}{tail}"
-                    for i, data in enumerate(datas))
+    lines = "".join(f"{uid}\t{event}\t{copy_text(data)}{tail}" for uid, data in zip(uids, datas, strict=True))
     return lambda: copy_lines(Event.__tablename__, columns, [lines]) or len(datas)

@@ -198,3 +198,19 @@ def test_the_outbox_keeps_a_month_and_every_pending_delivery(ctx):
     assert [d.state for d in db.session.scalars(select(WebhookDelivery))] == ["pending"]
     assert db.session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
     assert job_table()["prune_events"](utcnow()) == 0
+
+
+def test_event_ids_are_unique_and_sort_by_when_they_were_made(monkeypatch):
+    """The webhook-id of an event: unique, and later ones sort later (a bulk import's events
+    then add to the end of the unique index)."""
+    import re
+
+    from core import events
+
+    monkeypatch.setattr(events.time, "time_ns", lambda: 1_764_000_000_000_000_000)
+    earlier = events.new_uids(1000)
+    monkeypatch.setattr(events.time, "time_ns", lambda: 1_764_000_000_001_000_000)  # a millisecond later
+    later = events.new_uids(1000)
+    assert len(set(earlier + later)) == 2000
+    assert all(re.fullmatch(r"msg_[0-9a-f]{32}", uid) for uid in earlier + later)
+    assert max(earlier) < min(later)
