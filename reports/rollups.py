@@ -381,8 +381,11 @@ def comment_values(comment: str | None) -> dict[str, int]:
     """The measures a comment adds: counted, and each theme whose words it holds."""
     lowered = comment.lower() if comment is not None else ""
     return {"comments": comment is not None,
-            **{f"theme_{theme}": comment is not None and any(w.lower() in lowered for w in words)
-               for theme, words in THEMES.items()}}
+            **{column: comment is not None and any(w in lowered for w in words)
+               for column, words in _THEME_WORDS.items()}}
+
+
+_THEME_WORDS = {f"theme_{theme}": [w.lower() for w in words] for theme, words in THEMES.items()}
 
 
 RESPONSE_MEASURES = [c.name for c in response_rollups.columns if c.name not in ("id", "grain", "day", *ROLLUP_KEYS)]
