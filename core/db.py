@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +71,37 @@ def read_first(statement, params: dict[str, Any]) -> tuple | None:
     finally:
         pooled.close()
     return row
+
+
+Statement = tuple[Any, Mapping[str, Any]]  # an executable and its bound parameters by name
+
+
+def execute_together(statements: Sequence[Statement]) -> list[list[tuple]]:
+    """Executes `statements` in order in the ORM session's transaction; returns each one's rows
+    ([] for a statement that returns none). On PostgreSQL they are sent at once on the
+    session's connection of the driver, in a pipeline: one round trip for all of them (and the
+    BEGIN of a new transaction) where SQLAlchemy's execution waits for each in turn, and costs
+    more CPU than the statement itself. The server still runs them one after the other, each
+    with a snapshot of its own. The driver knows no Python-side column defaults: a statement
+    names every column it writes, with a bindparam each, and uses no expanding IN. An error
+    leaves the transaction failed, for the caller's rollback, as a failed statement would."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return [_rows(connection.execute(statement, params)) for statement, params in statements]
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline():
+            cursors = [driver.execute(_driver_sql(statement, connection.dialect), params)
+                       for statement, params in statements]
+    except Exception:
+        if driver.broken:
+            connection.invalidate()  # as SQLAlchemy does with a lost connection: not pooled again
+        raise
+    return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+
+
+def _rows(result) -> list:
+    return result.all() if result.returns_rows else []
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """The web survey's reads and writes in SQLAlchemy Core: an invitation being answered is read as
 plain values under its row lock (one joined query, and one for the answers already saved), and
-a submitted page is stored with a few statements (INSERT … RETURNING of a new response, one
-executemany per kind of answer change, the invitation's state) in the request's transaction.
+a submitted page is stored with a few statements (INSERT … RETURNING of a new response, one per
+answer changed, the invitation's state) in the request's transaction. Each step's statements
+go to PostgreSQL together (core.db.execute_together): a read and a write are a round trip each.
 
 The ORM's unit of work cost about half of an answer's CPU; the rows stored are the same as
 `response_for` and `save_answers` store (tests/test_web_survey.py compares them). Completing a
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from core.db import db, utcnow
+from core.db import Statement, db, execute_together, utcnow
 from surveys.models import (
     Answer,
     Invitation,
@@ -27,18 +28,36 @@ from surveys.models import (
 from surveys.services import check_answerable, plausible_token
 
 INVITATIONS, RESPONSES, ANSWERS = Invitation.__table__, Response.__table__, Answer.__table__
-# Built once: the columns SET are the parameters other than those bound in WHERE.
-NEW_RESPONSE = insert(RESPONSES).returning(RESPONSES.c.id)
-STARTED = update(INVITATIONS).where(INVITATIONS.c.id == bindparam("invitation_id"))
-REMOVED = delete(ANSWERS).where(ANSWERS.c.id.in_(bindparam("answer_ids", expanding=True)))
-CHANGED = update(ANSWERS).where(ANSWERS.c.id == bindparam("answer_id"))
-ADDED = insert(ANSWERS)
-# Read after the lock, in a statement of its own: a joined read would, on PostgreSQL, see the
-# invitation row as the transaction that held the lock left it but not the response it created.
+
+
+def _written(table, *columns: str) -> dict:
+    """A bindparam per column written: the statements run on the driver, which fills in no
+    defaults (core.db.execute_together)."""
+    return {column: bindparam(column, type_=table.c[column].type) for column in columns}
+
+
+COPIED = ("invitation_id", "version_id", "customer_id", "ticket_id", "channel", "respondent", "ticket_kind",
+          "region", "agent")
+NEW_RESPONSE = (insert(RESPONSES).values(_written(RESPONSES, *COPIED, "started_at", "progress"))
+                .returning(RESPONSES.c.id))
+STARTED = (update(INVITATIONS).where(INVITATIONS.c.id == bindparam("invitation_id"))
+           .values(_written(INVITATIONS, "state")))
+REMOVED = delete(ANSWERS).where(ANSWERS.c.id == bindparam("answer_id"))
+CHANGED = (update(ANSWERS).where(ANSWERS.c.id == bindparam("answer_id"))
+           .values(_written(ANSWERS, "value_num", "value_text", "answered_at")))
+# The response by its invitation: a new one is created in the same round trip. Inline: no
+# RETURNING of the new id, which nothing reads.
+ADDED = insert(ANSWERS).inline().values(
+    response_id=select(RESPONSES.c.id).where(RESPONSES.c.invitation_id == bindparam("invitation_id"))
+    .scalar_subquery(), **_written(ANSWERS, "question_key", "value_num", "value_text", "answered_at"))
+# Run after the locking read, as a statement of its own: a joined read would, on PostgreSQL,
+# see the invitation row as the transaction that held the lock left it but not the response it
+# created. Sent with the lock, it runs once the lock is held, with a snapshot of its own.
 SAVED = (select(RESPONSES.c.id, RESPONSES.c.progress, ANSWERS.c.question_key, ANSWERS.c.id, ANSWERS.c.value_num,
                 ANSWERS.c.value_text)
+         .join(INVITATIONS, INVITATIONS.c.id == RESPONSES.c.invitation_id)
          .outerjoin(ANSWERS, ANSWERS.c.response_id == RESPONSES.c.id)
-         .where(RESPONSES.c.invitation_id == bindparam("invitation_id")))
+         .where(INVITATIONS.c.token == bindparam("token")))
 PROGRESS = update(RESPONSES).where(RESPONSES.c.id == bindparam("response_id"),
                                    RESPONSES.c.progress < bindparam("page")).values(progress=bindparam("page"))
 
@@ -80,8 +99,8 @@ def answering(token: str, lock: bool = False, now: datetime | None = None) -> An
     answers to one invitation (a double click, two tabs) run one after the other and the
     second sees what the first stored. Runs in the ORM session's transaction."""
     plausible_token(token)
-    connection = db.session.connection()
-    row = connection.execute(_answering_query(lock), {"token": token}).first()
+    invitations, saved = execute_together([(_answering_query(lock), {"token": token}), (SAVED, {"token": token})])
+    row = invitations[0] if invitations else None
     check_answerable(row and row[1], row and row[2], now)
     (invitation_id, state, _expires, version_id, checksum, locale, customer_id, ticket_id, channel, respondent,
      kind, region, agent) = row
@@ -89,8 +108,7 @@ def answering(token: str, lock: bool = False, now: datetime | None = None) -> An
                       dict(invitation_id=invitation_id, version_id=version_id, customer_id=customer_id,
                            ticket_id=ticket_id, channel=channel, respondent=respondent,
                            ticket_kind=kind or "", region=region or "", agent=agent or ""))
-    for response_id, progress, key, answer_id, number, text in connection.execute(
-            SAVED, {"invitation_id": invitation_id}):
+    for response_id, progress, key, answer_id, number, text in saved:
         found.response_id, found.progress = response_id, progress or 0
         if key is not None:
             found.answer_ids[key] = answer_id
@@ -98,40 +116,59 @@ def answering(token: str, lock: bool = False, now: datetime | None = None) -> An
     return found
 
 
+def _new_response(found: Answering, progress: int, now: datetime) -> list[Statement]:
+    """The statements that create the invitation's one response (as `response_for` does)."""
+    new = [(NEW_RESPONSE, {**found.copied, "started_at": now, "progress": progress})]
+    if found.state == "sent":
+        new.append((STARTED, {"invitation_id": found.invitation_id, "state": "started"}))
+    return new
+
+
+def _response_created(found: Answering, rows: list[tuple], progress: int) -> None:
+    """`found` as the statements of _new_response left it: `rows` are NEW_RESPONSE's."""
+    found.response_id, found.progress = rows[0][0], progress
+    found.state = "started" if found.state == "sent" else found.state
+
+
 def start_response(found: Answering, progress: int = 0) -> int:
     """The invitation's one response, created on its first answer (as `response_for` creates
     it); returns its id. The caller holds the invitation's row lock."""
     if found.response_id is None:
-        connection = db.session.connection()
-        found.response_id = connection.execute(NEW_RESPONSE, {**found.copied, "progress": progress}).scalar_one()
-        found.progress = progress
-        if found.state == "sent":
-            connection.execute(STARTED, {"invitation_id": found.invitation_id, "state": "started"})
-            found.state = "started"
+        rows = execute_together(_new_response(found, progress, utcnow()))[0]
+        _response_created(found, rows, progress)
     return found.response_id
+
+
+def _answer_changes(found: Answering, values: dict[str, Any], now: datetime) -> list[Statement]:
+    """A statement per answer added, changed or removed (None) by `values`."""
+    changes = []
+    for key, value in values.items():
+        known = found.answer_ids.get(key)
+        if value is None:
+            if known is not None:
+                changes.append((REMOVED, {"answer_id": known}))
+            continue
+        written = {**answer_columns(value), "answered_at": now}
+        changes.append((CHANGED, {"answer_id": known, **written}) if known is not None else
+                       (ADDED, {"invitation_id": found.invitation_id, "question_key": key, **written}))
+    return changes
 
 
 def store_page(found: Answering, values: dict[str, Any], page: int) -> None:
     """Stores the answers of a submitted page (None removes one) and the progress, as
-    `save_answers` does. Caller commits."""
-    if found.response_id is None:
-        start_response(found, progress=page)
-    elif page > found.progress:
-        # in SQL too: progress never goes back, whatever this request read
-        db.session.connection().execute(PROGRESS, {"response_id": found.response_id, "page": page})
-        found.progress = page
-    now, connection = utcnow(), db.session.connection()
-    removed = [found.answer_ids[k] for k, v in values.items() if v is None and k in found.answer_ids]
-    changed = [{"answer_id": found.answer_ids[k], **answer_columns(v), "answered_at": now}
-               for k, v in values.items() if v is not None and k in found.answer_ids]
-    added = [{"response_id": found.response_id, "question_key": k, **answer_columns(v), "answered_at": now}
-             for k, v in values.items() if v is not None and k not in found.answer_ids]
-    if removed:
-        connection.execute(REMOVED, {"answer_ids": removed})
-    if changed:
-        connection.execute(CHANGED, changed)
-    if added:  # one row (most pages) as a plain execute: the driver's executemany is a pipeline
-        connection.execute(ADDED, added if len(added) > 1 else added[0])
+    `save_answers` does, in one round trip. Caller commits."""
+    now, created = utcnow(), found.response_id is None
+    if created:
+        statements = _new_response(found, page, now)
+    elif page > found.progress:  # in SQL too: progress never goes back, whatever this request read
+        statements = [(PROGRESS, {"response_id": found.response_id, "page": page})]
+    else:
+        statements = []
+    statements += _answer_changes(found, values, now)
+    results = execute_together(statements) if statements else []
+    if created:
+        _response_created(found, results[0], page)
+    found.progress = max(found.progress, page)
     answers = dict(found.answers)
     for key, value in values.items():
         if value is None:
