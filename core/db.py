@@ -88,6 +88,8 @@ def execute_together(statements: Sequence[Statement]) -> list[list[tuple]]:
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
         return [_rows(connection.execute(statement, params)) for statement, params in statements]
+    from psycopg.pq import ExecStatus  # the driver of PostgreSQL only
+
     driver = connection.connection.driver_connection
     try:
         with driver.pipeline():
@@ -97,7 +99,8 @@ def execute_together(statements: Sequence[Statement]) -> list[list[tuple]]:
         if driver.broken:
             connection.invalidate()  # as SQLAlchemy does with a lost connection: not pooled again
         raise
-    return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+    # by the result's status: `description` would build the columns' descriptions
+    return [cursor.fetchall() if cursor.pgresult.status == ExecStatus.TUPLES_OK else [] for cursor in cursors]
 
 
 def _rows(result) -> list:
