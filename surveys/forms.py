@@ -1,12 +1,12 @@
 """WTForms for one page of a questionnaire, built from its definition."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SelectMultipleField, TextAreaField, widgets
-from wtforms.validators import ValidationError
 
 from surveys.definition import TEXT_MAX, AnswerError, Definition, Question, condition_keys
 
@@ -27,21 +27,27 @@ def error_text(error: AnswerError) -> str:
     return _("This answer is not valid.")
 
 
-class _Answer:
-    """Checks a field with the question's own parser, so the web, SMS, voice and CSV import
-    accept exactly the same values."""
+def checked_answer(question: Question, raw: Any) -> tuple[Any, str | None]:
+    """A submitted value checked with the question's own parser, so the web, SMS, voice and CSV
+    import accept exactly the same values: (the value, None) or (None, the message to show)."""
+    try:
+        value = question.parse(raw)
+    except AnswerError as exc:
+        return None, error_text(exc)
+    if value is None and question.required:
+        return None, error_text(AnswerError("required"))
+    return value, None
 
-    def __init__(self, question: Question):
-        self.question = question
 
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        try:
-            value = self.question.parse(field.data)
-        except AnswerError as exc:
-            raise ValidationError(error_text(exc)) from exc
-        if value is None and self.question.required:
-            raise ValidationError(error_text(AnswerError("required")))
-        field.parsed = value
+def submitted_raw(question: Question, formdata, saved: dict[str, Any]) -> Any:
+    """What the page's form field holds after a submit (WTForms' rules, without building the
+    form): the boxes ticked of a multiple choice (none when none is sent); otherwise the
+    first value sent, or else the saved answer the page was prefilled with."""
+    if question.type == "multi":
+        return formdata.getlist(question.key)
+    if question.key in formdata:
+        return formdata[question.key]
+    return str(saved[question.key]) if question.key in saved else None
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -51,15 +57,11 @@ class MultiCheckboxField(SelectMultipleField):
 
 def _field(question: Question, locale: str) -> Field:
     label = question.label(locale)
-    validators = [_Answer(question)]
     if question.type == "text":
-        return TextAreaField(label, validators=validators,
-                             render_kw={"maxlength": TEXT_MAX, "rows": 4})
+        return TextAreaField(label, render_kw={"maxlength": TEXT_MAX, "rows": 4})
     if question.type == "multi":
-        return MultiCheckboxField(label, choices=question.options(locale), validators=validators,
-                                  validate_choice=False)
-    return RadioField(label, choices=question.options(locale), validators=validators,
-                      validate_choice=False)
+        return MultiCheckboxField(label, choices=question.options(locale), validate_choice=False)
+    return RadioField(label, choices=question.options(locale), validate_choice=False)
 
 
 def page_form(questions: list[Question], locale: str, answers: dict[str, Any], formdata=None,
@@ -79,10 +81,6 @@ def page_form(questions: list[Question], locale: str, answers: dict[str, Any], f
     return PageForm(formdata=formdata, data=data, meta=meta or {})
 
 
-def parsed_answers(form: FlaskForm, questions: list[Question]) -> dict[str, Any]:
-    return {q.key: getattr(form[q.key], "parsed", None) for q in questions}
-
-
 class PageAnswers:
     """One page of questions whose skip logic may depend on answers on the same page.
 
@@ -90,18 +88,32 @@ class PageAnswers:
     the hidden ones carry their condition so a small script (static/survey.js) reveals them as
     the customer answers. Each revealable question sends an `offered` field while it is shown.
     Without JavaScript, a submit that makes a not yet offered question visible comes back with
-    it shown instead of moving on, so a follow-up is never skipped unseen."""
+    it shown instead of moving on, so a follow-up is never skipped unseen.
+
+    A submit is checked with the questions' own parsing; the WTForms form is built only when
+    the page is shown (a first visit, or a submit that comes back with errors or a revealed
+    question): building it cost more than the rest of checking an answer."""
 
     def __init__(self, definition: Definition, questions: list[Question], locale: str,
                  saved: dict[str, Any], formdata=None, meta: dict | None = None):
-        self.definition = definition
-        self.saved = saved
+        self.definition, self.locale, self.saved = definition, locale, saved
+        self.formdata, self.meta = formdata, meta
         self.dependent = definition.dependents(questions)
         visible = {q.key for q in definition.visible(saved)}
         self.questions = [q for q in questions if q.key in visible or q.key in self.dependent]
         self.shown = {q.key for q in self.questions if q.key in visible}
-        self.form = page_form(self.questions, locale, saved, formdata=formdata, meta=meta)
         self.revealed: list[str] = []
+        self.values: dict[str, Any] = {}  # the submitted answers that parse (None: not answered)
+        self.errors: dict[str, str] = {}  # question key -> message, for the questions shown
+
+    @functools.cached_property
+    def form(self) -> FlaskForm:
+        """The page's fields, prefilled with the saved answers or what was submitted, with the
+        errors of the submit."""
+        form = page_form(self.questions, self.locale, self.saved, formdata=self.formdata, meta=self.meta)
+        for key, message in self.errors.items():
+            form[key].errors = [message]
+        return form
 
     def logic(self) -> dict[str, Any]:
         """What the script needs to decide visibility like condition_holds does."""
@@ -113,27 +125,24 @@ class PageAnswers:
                 "answers": {k: v for k, v in self.saved.items() if k in known}}
 
     def submit(self, offered: list[str]) -> bool:
-        """Validates a submit; True when it can be saved. Sets `shown` and `revealed`."""
-        self.form.validate()
-        values = {q.key: getattr(self.form[q.key], "parsed", None) for q in self.questions}
-        merged = {k: v for k, v in self.saved.items() if k not in values}
-        merged.update({k: v for k, v in values.items() if v is not None})
+        """Checks the submit (`formdata`); True when it can be saved. Sets `shown`, `revealed`
+        and `errors`."""
+        checked = {q.key: checked_answer(q, submitted_raw(q, self.formdata, self.saved)) for q in self.questions}
+        self.values = {key: value for key, (value, _error) in checked.items()}
+        merged = {k: v for k, v in self.saved.items() if k not in self.values}
+        merged.update({k: v for k, v in self.values.items() if v is not None})
         # Shown when the page was rendered, or answered, means seen too (a client that does
         # not send the hidden `offered` fields)
-        seen = set(offered) | self.shown | {k for k, v in values.items() if v is not None}
+        seen = set(offered) | self.shown | {k for k, v in self.values.items() if v is not None}
         visible = {q.key for q in self.definition.visible(merged)}
         self.shown = {q.key for q in self.questions if q.key in visible}
         self.revealed = [q.key for q in self.questions
                          if q.key in self.shown and q.key in self.dependent and q.key not in seen]
-        for q in self.questions:  # only what the customer could see and answer is checked
-            if q.key not in self.shown or q.key in self.revealed:
-                self.form[q.key].errors = []
-        csrf = getattr(self.form, "csrf_token", None)
-        if csrf is not None and csrf.errors:
-            return False
-        return not self.revealed and not any(self.form[k].errors for k in self.shown)
+        # only what the customer could see and answer is checked
+        self.errors = {key: error for key, (_value, error) in checked.items()
+                       if error and key in self.shown and key not in self.revealed}
+        return not self.revealed and not self.errors
 
     def answers(self) -> dict[str, Any]:
         """The answers to store: those shown, and None (remove) for the hidden ones."""
-        return {q.key: getattr(self.form[q.key], "parsed", None) if q.key in self.shown else None
-                for q in self.questions}
+        return {q.key: self.values.get(q.key) if q.key in self.shown else None for q in self.questions}

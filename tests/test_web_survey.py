@@ -130,6 +130,25 @@ def test_invalid_values_are_rejected_next_to_the_field_and_nothing_is_stored(ctx
     assert db.session.scalar(select(func.count()).select_from(Response)) == 0
 
 
+def test_a_page_with_a_mistake_comes_back_as_sent_and_a_page_sent_again_keeps_what_it_leaves_out(ctx, client):
+    """A submit is checked without building the form (surveys.forms.PageAnswers): the page that
+    comes back shows what was sent and the message next to it, and a field left out of a page
+    sent again keeps its saved answer, as the form prefilled with it always did."""
+    invitation = sent_invitation()
+    token = invitation.token
+    answer_page(client, token, {"overall": "2"})
+    answer_page(client, token, {"attitude": "4", "efficiency": "3"})
+    rejected = answer_page(client, token, {"attitude": "5", "efficiency": "9"}, page=2)
+    body = rejected.get_data(as_text=True)
+    assert rejected.status_code == 400 and "请选择 1 到 5 之间的数字。" in body
+    assert '<input checked id="attitude-4" name="attitude" type="radio" value="5">' in body
+    assert 'class="question has-error" id="q-efficiency"' in body and 'id="q-attitude"' in body
+    assert 'class="question has-error" id="q-attitude"' not in body
+    assert stored_response(invitation.id).answer_map() == {"overall": 2, "attitude": 4, "efficiency": 3}
+    assert answer_page(client, token, {"efficiency": "1"}, page=2).status_code == 302
+    assert stored_response(invitation.id).answer_map() == {"overall": 2, "attitude": 4, "efficiency": 1}
+
+
 def test_skipping_ahead_is_not_possible(ctx, client):
     invitation = sent_invitation()
     response = answer_page(client, invitation.token, {"nps": "3", "resolved": "no"}, page=3)
