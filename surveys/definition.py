@@ -4,6 +4,7 @@ A definition is plain data (YAML on disk, JSON in the database). This module nev
 the database, so every rule here is testable on its own."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -194,6 +195,13 @@ class Definition:
     @property
     def pages(self) -> list[int]:
         return sorted({q.page for q in self.questions})
+
+    @functools.cached_property
+    def first_page(self) -> int:
+        """The page a survey starts on: the first with a question shown before any answer (the
+        first question has no condition, so there is one). Once per definition: the cached
+        definitions serve every first visit."""
+        return min(q.page for q in self.visible({}))
 
     def visible(self, answers: dict[str, Any]) -> list[Question]:
         """The questions skip logic shows, in order. An answer to a hidden question counts as

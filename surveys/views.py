@@ -80,15 +80,13 @@ def _known_invitation(token: str) -> Invitation | None:
     return db.session.scalar(select(Invitation).where(Invitation.token == token)) if len(token) <= 64 else None
 
 
-def _page_questions(definition, answers, page):
-    return [q for q in definition.visible(answers) if q.page == page]
+def _shown_pages(definition, answers) -> list[int]:
+    """The pages with a question skip logic shows, in order."""
+    return sorted({q.page for q in definition.visible(answers)})
 
 
 def _next_page(definition, answers, after: int) -> int | None:
-    for page in definition.pages:
-        if page > after and _page_questions(definition, answers, page):
-            return page
-    return None
+    return next((page for page in _shown_pages(definition, answers) if page > after), None)
 
 
 def _unavailable(exc: SurveyUnavailable, token: str):
@@ -110,11 +108,11 @@ def answer(token: str):
     if request.method == "POST":
         _check_csrf(token)
     definition = definition_by_id(found.version_id, found.checksum)
-    frontier = _next_page(definition, found.answers, found.progress)  # the first page not yet submitted
+    shown = _shown_pages(definition, found.answers)
+    frontier = next((p for p in shown if p > found.progress), None)  # the first page not yet submitted
     source = request.form if request.method == "POST" else request.args
     requested = source.get("page", type=int)
-    if requested and _page_questions(definition, found.answers, requested) and (
-            frontier is None or requested <= frontier):
+    if requested in shown and (frontier is None or requested <= frontier):
         page = requested  # going back to an earlier page is fine; skipping ahead is not
     elif frontier is not None:
         page = frontier
@@ -147,7 +145,7 @@ def _first_page(first: Unanswered):
     g.locale = _survey_locale(first.token, first.locale)
     definition = definition_by_id(first.version_id, first.checksum)
     # With nothing answered the only page to show is the first with a visible question.
-    return _pristine_page(first.token, first.version_id, first.checksum, _next_page(definition, {}, 0))
+    return _pristine_page(first.token, first.version_id, first.checksum, definition.first_page)
 
 
 # A page nobody has answered yet is the same for every invitation of a questionnaire version
