@@ -137,7 +137,7 @@ def answer(token: str):
         complete_response(stored_response(found))  # commits; a concurrent double submit completes once
         return redirect(url_for(".thanks", token=token))
     db.session.commit()
-    return redirect(url_for(".answer", token=token, page=next_page))
+    return redirect(_page_url(token, next_page))
 
 
 def _first_page(first: Unanswered):
@@ -164,6 +164,18 @@ def _pristine_page(token: str, version_id: int, checksum: str, page: int) -> str
         context = _context(_Placeholder(token=TOKEN_MARK, answers={}), definition, sheet, page)
         _PRISTINE[key] = render_template("surveys/page.html", **{**context, "csrf_value": CSRF_MARK})
     return _PRISTINE[key].replace(TOKEN_MARK, token).replace(CSRF_MARK, survey_csrf(token, page))
+
+
+_PAGE_URLS: dict[tuple[str, int], str] = {}
+
+
+def _page_url(token: str, page: int) -> str:
+    """url_for(".answer", token=token, page=page), built once per page like the pristine pages:
+    tokens are URL-safe (new_tokens), they go into the URL as they are."""
+    key = (request.script_root, page)
+    if key not in _PAGE_URLS:
+        _PAGE_URLS[key] = url_for(".answer", token=TOKEN_MARK, page=page)
+    return _PAGE_URLS[key].replace(TOKEN_MARK, token)
 
 
 class _Placeholder:

@@ -149,6 +149,14 @@ def test_a_page_with_a_mistake_comes_back_as_sent_and_a_page_sent_again_keeps_wh
     assert stored_response(invitation.id).answer_map() == {"overall": 2, "attitude": 4, "efficiency": 1}
 
 
+def test_a_nul_anywhere_in_the_url_is_a_400(ctx, client):
+    token = sent_invitation().token
+    for url in (f"/s/{token}?lang=%00", f"/s/{token}?%00=1", f"/s/{token}?page=1%00", f"/s/%00{token}",
+                f"/s/{token}/thanks?lang=%00", "/login?next=%00"):
+        assert client.get(url).status_code == 400, url
+    assert client.get(f"/s/{token}?lang=en&page=1").status_code == 200
+
+
 def test_skipping_ahead_is_not_possible(ctx, client):
     invitation = sent_invitation()
     response = answer_page(client, invitation.token, {"nps": "3", "resolved": "no"}, page=3)
