@@ -76,18 +76,27 @@ def read_first(statement, params: dict[str, Any]) -> tuple | None:
 Statement = tuple[Any, Mapping[str, Any]]  # an executable and its bound parameters by name
 
 
-def execute_together(statements: Sequence[Statement]) -> list[list[tuple]]:
+def execute_together(statements: Sequence[Statement], commit: bool = False) -> list[list[tuple]]:
     """Executes `statements` in order in the ORM session's transaction; returns each one's rows
-    ([] for a statement that returns none). On PostgreSQL they are sent at once on the
-    session's connection of the driver, in a pipeline: one round trip for all of them (and the
-    BEGIN of a new transaction) where SQLAlchemy's execution waits for each in turn, and costs
-    more CPU than the statement itself. The server still runs them one after the other, each
-    with a snapshot of its own. The driver knows no Python-side column defaults: a statement
-    names every column it writes, with a bindparam each, and uses no expanding IN. An error
-    leaves the transaction failed, for the caller's rollback, as a failed statement would."""
+    ([] for a statement that returns none). With `commit`, the transaction is then committed.
+    On PostgreSQL they are sent at once on the session's connection of the driver, in a
+    pipeline: one round trip for all of them (with the BEGIN of a new transaction, and the
+    COMMIT) where SQLAlchemy's execution waits for each in turn, and costs more CPU than the
+    statement itself. The server still runs them one after the other, each with a snapshot of
+    its own. The driver knows no Python-side column defaults: a statement names every column
+    it writes, with a bindparam each, and uses no expanding IN. An error leaves the
+    transaction failed, for the caller's rollback, as a failed statement would."""
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
-        return [_rows(connection.execute(statement, params)) for statement, params in statements]
+        rows = [_rows(connection.execute(statement, params)) for statement, params in statements]
+    else:
+        rows = _pipelined(connection, statements, commit)
+    if commit:
+        db.session.commit()  # on PostgreSQL the driver has nothing left to commit: no round trip
+    return rows
+
+
+def _pipelined(connection, statements: Sequence[Statement], commit: bool) -> list[list[tuple]]:
     from psycopg.pq import ExecStatus  # the driver of PostgreSQL only
 
     driver = connection.connection.driver_connection
@@ -95,6 +104,8 @@ def execute_together(statements: Sequence[Statement]) -> list[list[tuple]]:
         with driver.pipeline():
             cursors = [driver.execute(_driver_sql(statement, connection.dialect), params)
                        for statement, params in statements]
+            if commit:
+                driver.commit()
     except Exception:
         if driver.broken:
             connection.invalidate()  # as SQLAlchemy does with a lost connection: not pooled again

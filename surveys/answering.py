@@ -154,9 +154,9 @@ def _answer_changes(found: Answering, values: dict[str, Any], now: datetime) -> 
     return changes
 
 
-def store_page(found: Answering, values: dict[str, Any], page: int) -> None:
+def store_page(found: Answering, values: dict[str, Any], page: int, commit: bool = False) -> None:
     """Stores the answers of a submitted page (None removes one) and the progress, as
-    `save_answers` does, in one round trip. Caller commits."""
+    `save_answers` does, in one round trip; with `commit`, the COMMIT goes with them."""
     now, created = utcnow(), found.response_id is None
     if created:
         statements = _new_response(found, page, now)
@@ -165,18 +165,23 @@ def store_page(found: Answering, values: dict[str, Any], page: int) -> None:
     else:
         statements = []
     statements += _answer_changes(found, values, now)
-    results = execute_together(statements) if statements else []
+    results = execute_together(statements, commit=commit)
     if created:
         _response_created(found, results[0], page)
     found.progress = max(found.progress, page)
-    answers = dict(found.answers)
+    found.answers = answers_after(found.answers, values)
+    found.answer_ids = {k: i for k, i in found.answer_ids.items() if k in found.answers}
+
+
+def answers_after(answers: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """`answers` (question key -> value) as a page's `values` leave them, once stored."""
+    after = dict(answers)
     for key, value in values.items():
         if value is None:
-            answers.pop(key, None)
+            after.pop(key, None)
         else:
-            answers[key] = stored_value(**answer_columns(value))
-    found.answers = answers
-    found.answer_ids = {k: i for k, i in found.answer_ids.items() if k in found.answers}
+            after[key] = stored_value(**answer_columns(value))
+    return after
 
 
 def stored_response(found: Answering) -> Response:

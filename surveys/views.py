@@ -27,7 +27,14 @@ from sqlalchemy import select
 
 from core.db import db
 from core.i18n import SUPPORTED
-from surveys.answering import Answering, answering, start_response, store_page, stored_response
+from surveys.answering import (
+    Answering,
+    answering,
+    answers_after,
+    start_response,
+    store_page,
+    stored_response,
+)
 from surveys.forms import PageAnswers
 from surveys.models import Invitation
 from surveys.services import (
@@ -131,12 +138,14 @@ def answer(token: str):
         # 200 when only a follow-up was revealed: nothing is wrong, there is one more question
         status = 400 if not sheet.revealed else 200
         return render_template("surveys/page.html", **_context(found, definition, sheet, page)), status
-    store_page(found, sheet.answers(), page)
-    next_page = _next_page(definition, found.answers, page)
+    values = sheet.answers()
+    next_page = _next_page(definition, answers_after(found.answers, values), page)
+    # A page before the last commits with its answers (one round trip); the last one is
+    # completed in the same transaction: complete_response commits.
+    store_page(found, values, page, commit=next_page is not None)
     if next_page is None:
-        complete_response(stored_response(found))  # commits; a concurrent double submit completes once
+        complete_response(stored_response(found))  # a concurrent double submit completes once
         return redirect(url_for(".thanks", token=token))
-    db.session.commit()
     return redirect(_page_url(token, next_page))
 
 
