@@ -2,7 +2,8 @@
 plain values under its row lock (one joined query, and one for the answers already saved), and
 a submitted page is stored with a few statements (INSERT … RETURNING of a new response, one per
 answer changed, the invitation's state) in the request's transaction. Each step's statements
-go to PostgreSQL together (core.db.execute_together): a read and a write are a round trip each.
+go to PostgreSQL together (core.db.execute_together): the read is a round trip, and so is the
+write with its COMMIT when the page is not the last.
 
 The ORM's unit of work cost about half of an answer's CPU; the rows stored are the same as
 `response_for` and `save_answers` store (tests/test_web_survey.py compares them). Completing a
