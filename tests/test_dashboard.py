@@ -1,11 +1,13 @@
 """The managers' dashboard, exports of figures and personal data, and scheduled reports."""
 import csv
+import gc
 import io
 from datetime import datetime
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app import create_app
 from channels.models import Message
 from core.accounts import AuditEvent
 from core.db import db
@@ -154,3 +156,13 @@ def test_long_drop_downs_write_the_same_html_as_wtforms(app):
         for chosen in ("", "A01", 'x"<&>', "北京", "not listed"):
             form = Filters(data={"usual": chosen, "many": chosen})
             assert str(form.many()).replace("many", "usual") == str(form.usual())
+
+
+def test_start_up_objects_are_left_out_of_garbage_collections(app):
+    """A full collection in the middle of a view walks only what was made since start-up: over
+    the ~140,000 objects of the imports it cost a 10M dashboard's first view ~100 ms."""
+    frozen = gc.get_freeze_count()
+    assert frozen > 50_000
+    create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True})
+    # Once per process: later apps' garbage stays collectable (frozen objects still die by reference count).
+    assert gc.get_freeze_count() <= frozen
