@@ -44,10 +44,16 @@ def _add(into: dict, row: dict) -> None:
         into[key] = into.get(key, 0) + (value or 0)
 
 
-def daily_sums(scope: Scope, measures: tuple[str, ...] = HEADLINE) -> dict[date, dict]:
-    """The headline sums per local day (what the trend needs), from the rollups."""
+MONTHLY_PERIODS = ("month", "quarter")  # periods made of whole calendar months
+
+
+def trend_sums(scope: Scope, period: str, measures: tuple[str, ...] = HEADLINE) -> dict[date, dict]:
+    """The headline sums the trend adds up into periods, per local day; for a trend by month or
+    quarter, the months the dates cover whole are one row each (dated their first day) where the
+    rollups sum the filters per month: a year of one agent's day rows is found among every
+    agent's (~540,000 index entries at 10M), its months among 24,000."""
     rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, measures=measures,
-                per_day=True)
+                per_day=True, whole_month_rows=period in MONTHLY_PERIODS)
     return {row.pop("day"): row for row in rows}
 
 
@@ -115,9 +121,10 @@ def periods_between(start: date, end: date, period: str) -> list[str]:
     return labels
 
 
-def trend(days: dict[date, dict], scope: Scope, period: str) -> list[dict]:
+def trend(dated: dict[date, dict], scope: Scope, period: str) -> list[dict]:
+    """`dated`: trend_sums, rows of a day or of a whole month, each within one period."""
     sums: dict[str, dict] = defaultdict(dict)
-    for day, values in days.items():
+    for day, values in dated.items():
         _add(sums[period_of(day, period)], values)
     out, previous = [], None
     for label in periods_between(scope.date_from, scope.date_to, period):
@@ -235,7 +242,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     """The JSON report of SPEC "Contract", plus breakdowns, themes and method data."""
 
     scope = Scope(date_from, date_to, {k: v for k, v in (filters or {}).items() if v})
-    days, total = daily_sums(scope), total_sums(scope)
+    dated, total = trend_sums(scope, period), total_sums(scope)
     # Two connections for two cores: the sums by agent (the most rows), and the other breakdowns'
     # sums with the cards' callback tasks. The sums by agent and by region serve both their
     # breakdown and their cards.
@@ -264,7 +271,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
         "csat": {k: head["csat"][k] for k in ("value", "ci_low", "ci_high")},
         "nps": head["nps"],
         "dimensions": dims,
-        "trend": trend(days, scope, period),
+        "trend": trend(dated, scope, period),
         "drivers": drivers(dims),
         "callbacks": callback_sla(scope),
         "complaint_categories": complaint_categories(scope),

@@ -575,12 +575,14 @@ def measures_of(table: Table) -> list[str]:
 
 def sums(table: Table, date_from: date, date_to: date, filters: dict[str, str] | None = None,
          by: Sequence[str] = (), measures: Sequence[str] | None = None,
-         per_day: bool = False) -> list[dict[str, Any]]:
+         per_day: bool = False, whole_month_rows: bool = False) -> list[dict[str, Any]]:
     """Summed measures over local days [date_from, date_to] that match `filters`, one row per
-    value of `by` (and per day with `per_day`); without either, exactly one row."""
+    value of `by` (and per day with `per_day`); without either, exactly one row. With per_day
+    and `whole_month_rows`, where the keys have month rows, each month the dates cover whole is one
+    row dated its first day (enough for a trend by month or quarter)."""
     filters = {k: v for k, v in (filters or {}).items() if v}
     statement = _sums_statement(table, tuple(sorted(filters)), tuple(by), tuple(measures or measures_of(table)),
-                                per_day)
+                                per_day, whole_month_rows)
     params = {"date_from": date_from, "date_to": date_to, **whole_months(date_from, date_to),
               **{f"f_{k}": v for k, v in filters.items()}}
     return [dict(row) for row in db.session.execute(statement, params).mappings()]
@@ -598,7 +600,7 @@ def whole_months(date_from: date, date_to: date) -> dict[str, date]:
 
 @functools.cache
 def _sums_statement(table: Table, filters: tuple[str, ...], by: tuple[str, ...], measures: tuple[str, ...],
-                    per_day: bool) -> Select:
+                    per_day: bool, whole_month_rows: bool = False) -> Select:
     """Built once per shape (~80 summed columns take milliseconds to build on every call)."""
     grain, month_grain = grain_for([*filters, *by]), month_grain_for([*filters, *by])
     groups = ([table.c.day] if per_day else []) + [table.c[k] for k in by]
@@ -606,7 +608,7 @@ def _sums_statement(table: Table, filters: tuple[str, ...], by: tuple[str, ...],
     columns = [(c if m in FLOAT_MEASURES else cast(c, BigInteger)).label(m)
                for c, m in zip(columns, measures, strict=True)]
     day, date_from, date_to = table.c.day, bindparam("date_from"), bindparam("date_to")
-    if per_day or month_grain is None:
+    if (per_day and not whole_month_rows) or month_grain is None:
         rows = and_(table.c.grain == grain, day >= date_from, day <= date_to)
     else:  # the whole months from their month rows, the days before and after them from the day rows
         months_from, months_to = bindparam("months_from"), bindparam("months_to")

@@ -13,6 +13,7 @@ from channels.services import apply_status
 from core.db import db
 from reports.figures import compute_report
 from reports.models import invitation_rollups, response_rollups
+from reports.periods import period_of
 from reports.rollups import derive_grains, known_values
 from reports.stats import pct
 from surveys.dispatch import send_due_invitations
@@ -128,11 +129,15 @@ def raw_figures(date_from: date, date_to: date, filters: dict) -> dict:
             "delivered": len(cohort), "completed": sum(i.state == "completed" for i in cohort)}
 
 
+def completed_in(date_from: date, date_to: date, filters: dict) -> list[Response]:
+    return [r for r in db.session.scalars(select(Response).where(Response.completed_at.is_not(None)))
+            if date_from <= local_date(r.completed_at) <= date_to
+            and all(getattr(r, k) == v for k, v in filters.items())]
+
+
 def raw_breakdowns(date_from: date, date_to: date, filters: dict) -> dict:
     """Per breakdown and value, n, CSAT, NPS and resolution rate counted in Python from the rows."""
-    responses = [r for r in db.session.scalars(select(Response).where(Response.completed_at.is_not(None)))
-                 if date_from <= local_date(r.completed_at) <= date_to
-                 and all(getattr(r, k) == v for k, v in filters.items())]
+    responses = completed_in(date_from, date_to, filters)
     out = {}
     for by in ("channel", "ticket_kind", "region", "agent"):
         groups: dict[str, list] = {}
@@ -163,6 +168,25 @@ def report_breakdowns(date_from: date, date_to: date, filters: dict) -> dict:
                 out[by][card[by]] |= {"card_n": card["n"], "card_csat": card["csat"]["value"],
                                       "resolution": card["resolution_rate"]["value"]}
     return out
+
+
+def raw_trend(date_from: date, date_to: date, filters: dict, period: str) -> dict:
+    """Per period with responses, n, CSAT, NPS and satisfaction index counted in Python."""
+    periods: dict[str, list] = {}
+    for r in completed_in(date_from, date_to, filters):
+        periods.setdefault(period_of(local_date(r.completed_at), period), []).append(r)
+    out = {}
+    for label, rows in periods.items():
+        si = [r.satisfaction_index for r in rows if r.satisfaction_index is not None]
+        figures = summarize(rows)
+        out[label] = {"n": figures["n"], "csat": figures["csat"], "nps": figures["nps"],
+                      "satisfaction_index": round(sum(si) / len(si), 1) if si else None}
+    return out
+
+
+def report_trend(date_from: date, date_to: date, filters: dict, period: str) -> dict:
+    r = compute_report(date_from, date_to, period, filters, locale="en")
+    return {t["period"]: {k: t[k] for k in ("n", "csat", "nps", "satisfaction_index")} for t in r["trend"] if t["n"]}
 
 
 def report_figures(date_from: date, date_to: date, filters: dict) -> dict:
@@ -210,6 +234,13 @@ def test_rollups_equal_a_raw_scan_on_random_data(app, ctx, tmp_path, seed):
                     expected = raw[by][key] | {"card_n": raw[by][key]["n"], "card_csat": raw[by][key]["csat"]}
                     assert figures == {k: expected[k] for k in figures}, (date_from, f, by, key)
                     assert by not in ("agent", "region") or "resolution" in figures
+    # The trend: by month and quarter from month rows where the dates cover whole months (filters
+    # with the agent), from day rows for the days of partial months and by week.
+    for date_from, date_to in [*periods, (date(2026, 2, 20), date(2026, 3, 31)), (date(2026, 3, 6), date(2026, 4, 15))]:
+        for f in filters:
+            for period in ("week", "month", "quarter"):
+                assert report_trend(date_from, date_to, f, period) == raw_trend(date_from, date_to, f, period), \
+                    (date_from, date_to, f, period)
 
 
 def test_local_midnight_splits_the_days(app, ctx, tmp_path):
