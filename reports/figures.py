@@ -5,7 +5,7 @@ computed by the scheduler and read from reports.stored_themes."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -20,7 +20,7 @@ from reports.actions import follow_up_plan
 from reports.kpis import compute_kpis
 from reports.models import invitation_rollups, response_rollups
 from reports.periods import period_of
-from reports.rollups import sums
+from reports.rollups import grain_for, month_grain_for, sums
 from reports.scope import BREAKDOWNS, Scope
 from reports.scorecards import CARD_MEASURES, callback_figures, scorecards
 from reports.scorecards import GROUPS as CARD_GROUPS
@@ -147,11 +147,41 @@ def trend(dated: dict[date, dict], scope: Scope, period: str) -> list[dict]:
 
 # ---- other figures ---------------------------------------------------------------------------
 
+BREAKDOWN_MEASURES = tuple(dict.fromkeys(HEADLINE + CARD_MEASURES))
+
+
 def breakdown_sums(scope: Scope, by: str) -> list[dict]:
     """The scope's sums per value of `by`, from its rollup grain: what its breakdown and (for
     agents and regions) its scorecards need, read once for both."""
     return sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, by=(by,),
-                measures=tuple(dict.fromkeys(HEADLINE + CARD_MEASURES)))
+                measures=BREAKDOWN_MEASURES)
+
+
+def breakdowns_sums(scope: Scope, bys: Sequence[str]) -> dict[str, list[dict]]:
+    """breakdown_sums of each of `bys`. Those that the scope's filters send to the same rollup
+    rows (a region view's channel and ticket kind: both that region's channel × kind × region
+    day rows) are read in one pass, grouped by all their keys, and added up here."""
+    filters = list(scope.breakdown_filters)
+    rows_read = {by: (grain_for([*filters, by]), month_grain_for([*filters, by])) for by in bys}
+    out: dict[str, list[dict]] = {}
+    for source in dict.fromkeys(rows_read.values()):
+        shared = [by for by in bys if rows_read[by] == source]
+        together = (grain_for([*filters, *shared]), month_grain_for([*filters, *shared]))
+        if len(shared) == 1 or together != source:
+            out.update({by: breakdown_sums(scope, by) for by in shared})
+            continue
+        rows = sums(response_rollups, scope.date_from, scope.date_to, scope.breakdown_filters, by=tuple(shared),
+                    measures=BREAKDOWN_MEASURES)
+        out.update({by: _added_up(rows, by) for by in shared})
+    return {by: out[by] for by in bys}
+
+
+def _added_up(rows: list[dict], by: str) -> list[dict]:
+    """Rows grouped by several keys, summed per value of `by` (every measure is a sum)."""
+    totals: dict[str, dict] = {}
+    for row in rows:
+        _add(totals.setdefault(row[by], {by: row[by]}), {m: row[m] for m in BREAKDOWN_MEASURES})
+    return list(totals.values())
 
 
 def breakdown(rows: list[dict], by: str) -> list[dict]:
@@ -162,7 +192,7 @@ def breakdown(rows: list[dict], by: str) -> list[dict]:
 
 def breakdowns(scope: Scope) -> dict[str, list[dict]]:
     """Channel, ticket kind, region and agent."""
-    return {by: breakdown(breakdown_sums(scope, by), by) for by in BREAKDOWNS}
+    return {by: breakdown(rows, by) for by, rows in breakdowns_sums(scope, BREAKDOWNS).items()}
 
 
 def response_rate(scope: Scope) -> dict:
@@ -249,7 +279,7 @@ def compute_report(date_from: date, date_to: date, period: str = "month",
     # only the breakdowns and cards wait for them. The sums by agent and by region serve both
     # their breakdown and their cards.
     with in_background(lambda: breakdown_sums(scope, "agent")) as by_agent:
-        read = {by: breakdown_sums(scope, by) for by in groups}
+        read = breakdowns_sums(scope, groups)
         callbacks = {by: callback_figures(scope, by) for by in CARD_GROUPS}
         report = overall_figures(scope, period, locale)
         read["agent"] = by_agent.result()
