@@ -167,9 +167,12 @@ def collected_by_chunk(every: int = 10) -> Iterator[Callable[[], None]]:
     outlive their first collections: a quarter of import-tickets' CPU. What exists before the
     import is frozen (gc.freeze), automatic collection pauses, and the function yielded, called
     after each chunk, collects the import's own cycles every `every` chunks, so memory stays
-    bounded. Everything is as before once the block ends."""
-    enabled = gc.isenabled()
-    gc.freeze()
+    bounded. Everything is as before once the block ends. A process that froze its start-up
+    objects already (app.create_app does) keeps them frozen and freezes nothing more here:
+    gc.unfreeze() cannot tell the two apart."""
+    enabled, freeze = gc.isenabled(), not gc.get_freeze_count()
+    if freeze:
+        gc.freeze()
     gc.disable()
     chunks_done = 0
 
@@ -181,7 +184,8 @@ def collected_by_chunk(every: int = 10) -> Iterator[Callable[[], None]]:
     try:
         yield chunk_done
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
         if enabled:
             gc.enable()
 

@@ -503,3 +503,24 @@ def test_downgrading_the_packed_answers_turns_them_back_into_rows(app, ctx, tmp_
         db.session.remove()
         upgrade()
     assert {key: text if num is None else int(num) for key, num, text in rows} == expected
+
+
+def test_an_import_keeps_the_start_up_freeze_and_collects_again_after():
+    """In a process that froze its start-up objects (app.create_app), an import's pause of the
+    garbage collector leaves them frozen; in one that did not, it freezes and unfreezes its own."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import gc\nfrom core.csvimport import collected_by_chunk\n"
+              "for startup in (False, True):\n"
+              "    if startup: gc.freeze()\n"
+              "    before = gc.get_freeze_count()\n"
+              "    with collected_by_chunk() as done: done()\n"
+              "    print(before, gc.get_freeze_count(), gc.isenabled())\n")
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parent.parent)
+    plain, frozen = [line.split() for line in child.stdout.splitlines()]
+    assert plain == ["0", "0", "True"]
+    # still frozen, nothing added (a frozen object freed by its last reference leaves the count)
+    assert 0 < int(frozen[0]) - 100 < int(frozen[1]) <= int(frozen[0]) and frozen[2] == "True"

@@ -162,7 +162,7 @@ def test_long_drop_downs_write_the_same_html_as_wtforms(app):
 def test_start_up_objects_are_left_out_of_garbage_collections():
     """A full collection in the middle of a view walks only what was made since start-up: over
     the ~140,000 objects of the imports it cost a 10M dashboard's first view ~100 ms. In a
-    process of its own (an import, in this one, unfreezes everything when it ends)."""
+    process of its own: the suite's apps are built after its first."""
     build = 'create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True}); print(gc.get_freeze_count())'
     child = subprocess.run([sys.executable, "-c", f"import gc\nfrom app import create_app\n{build}\n{build}"],
                            capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=True)
