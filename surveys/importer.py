@@ -1,7 +1,8 @@
 """`import-responses FILE.csv` (SPEC "CSV for import-responses"): historical or offline answers.
-Rows are validated one by one, then written CHUNK at a time in one transaction per chunk (COPY
-in text format on PostgreSQL, one executemany on SQLite), the chunk's rollup sums added in
-Python: a bad row is reported by its line and skipped, never half a response.
+Rows are validated one by one, then written CHUNK at a time (COPY in text format on PostgreSQL,
+one executemany on SQLite), GROUP chunks a transaction whose rollup sums are added in Python
+and written once (_Transaction): a bad row is reported by its line and skipped, never half a
+response.
 
 What keeps the cost per row low: a file repeats the same few combinations of closed-question
 cells a million times, so each combination (a `_Pattern`) is parsed, checked against skip logic,
