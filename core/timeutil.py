@@ -13,6 +13,8 @@ def to_local(utc_naive: datetime, tz: str | None) -> datetime:
 
 
 def to_utc_naive(aware: datetime) -> datetime:
+    if aware.tzinfo is UTC:  # the usual "Z": no conversion, a third of the cost (a million times an import)
+        return aware.replace(tzinfo=None)
     return aware.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -24,10 +26,7 @@ def from_local(local_naive: datetime, tz: str | None) -> datetime:
 def parse_iso(value: str) -> datetime:
     """ISO 8601 to naive UTC; a value without offset is taken as UTC."""
     parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        return parsed
-    # UTC itself (the usual "Z") needs no conversion: a third of the cost, a million times an import
-    return parsed.replace(tzinfo=None) if parsed.tzinfo is UTC else to_utc_naive(parsed)
+    return to_utc_naive(parsed) if parsed.tzinfo else parsed
 
 
 RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
