@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import numpy as np
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
@@ -383,11 +383,16 @@ class _Builder:
         return keys, values
 
     def write(self, batch: _Batch) -> None:
-        """The batch's rows, and the sums it carries, in the current transaction."""
+        """The batch's rows (a batch that only closes its transaction has none), and the sums it
+        carries, in the current transaction."""
         from reports.rollups import upsert_summed
 
-        if not batch.good and batch.rollups is None:
-            return
+        if batch.good:
+            self._write_rows(batch)
+        if batch.rollups is not None:
+            upsert_summed(batch.rollups)
+
+    def _write_rows(self, batch: _Batch) -> None:
         stamp = current_feed_stamp()  # the results API serves imports after what it served before
         if is_postgres():
             copy_lines("responses", self.columns, [batch.responses.replace(STAMP, str(stamp))])
@@ -399,8 +404,6 @@ class _Builder:
                          f"VALUES ({', '.join('?' * len(self.columns))})", responses)
             execute_many(f"INSERT INTO answers ({', '.join(ANSWER_COLUMNS)}) VALUES (?, ?, ?, ?, ?)", batch.answers)
         batch.events()
-        if batch.rollups is not None:
-            upsert_summed(batch.rollups)
 
 
 class _Transaction:
@@ -463,21 +466,20 @@ def _batches(reader: _Reader, builder: _Builder, found: Iterable) -> Iterator[_B
     if not is_postgres():
         for checked in prefetched(reader.validated(chunk) for chunk in chunks(found, CHUNK)):
             yield builder.prepared(checked, stamp=None)
-        if (last := builder.closing()) is not None:
-            yield last
-        return
-    app = current_app._get_current_object()
+    else:
+        app = current_app._get_current_object()
+        yield from prefetched(_built(app, builder, reader, found), depth=1)  # a batch is megabytes: one ahead
+    if (last := builder.closing()) is not None:  # the reading thread, if any, has ended
+        yield last
 
-    def built() -> Iterator[_Batch]:
-        with app.app_context():
-            for chunk in chunks(found, CHUNK):
-                batch = builder.prepared(reader.validated(chunk))
-                db.session.commit()  # holds no snapshot while the batch waits
-                yield batch
-            if (last := builder.closing()) is not None:
-                yield last
 
-    yield from prefetched(built(), depth=1)  # a batch is megabytes: one built ahead, no more
+def _built(app: Flask, builder: _Builder, reader: _Reader, found: Iterable) -> Iterator[_Batch]:
+    """The file's batches, built in the reading thread on a session of its own (`app`'s context)."""
+    with app.app_context():
+        for chunk in chunks(found, CHUNK):
+            batch = builder.prepared(reader.validated(chunk))
+            db.session.commit()  # holds no snapshot while the batch waits
+            yield batch
 
 
 def import_responses_csv(lines: Iterable[str], report: ImportReport | None = None,
