@@ -83,11 +83,10 @@ def prepared_serialised(event: str, datas: list[str], now: datetime | None = Non
 
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event!r}; add it to core.events.EVENT_TYPES")
-    uids = new_uids(len(datas))
-    now = now or utcnow()
-    columns = ("uid", "type", "data", "created_at", "fanned_out")
     if not datas:
         return lambda: 0
+    uids, now = new_uids(len(datas)), now or utcnow()
+    columns = ("uid", "type", "data", "created_at", "fanned_out")
     if not is_postgres():
         return prepared_tuples(Event.__table__, columns, [(uid, event, data, now, False)
                                                          for uid, data in zip(uids, datas, strict=True)],

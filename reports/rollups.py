@@ -428,7 +428,7 @@ def summed_rows(keys: Sequence[tuple[date, str, str, str, str]], values: np.ndar
         if grain in done:
             continue
         kept = _kept_columns(grouped, monthly)
-        known, source, source_sums = min((d for d in done.values() if kept <= d[0]), key=lambda d: len(d[1]))
+        _, source, source_sums = min((d for d in done.values() if kept <= d[0]), key=lambda d: len(d[1]))
         combined = np.zeros(len(source), dtype=np.int64)
         for i in sorted(kept):
             combined = combined * radix[i] + coded[i][source]
