@@ -20,6 +20,7 @@ from core.timeutil import from_local, to_local
 from reports.models import ImprovementAction, response_rollups
 from reports.periods import period_of
 from reports.rollups import sums
+from reports.scope import local_today
 from reports.stats import two_proportion_p
 from surveys.models import DIMENSIONS
 
@@ -160,7 +161,7 @@ def effect(action: ImprovementAction, today: date | None = None) -> dict[str, An
     if action.state != "done":
         return None
     following = after_period(action)
-    today = today or to_local(utcnow(), None).date()
+    today = today or local_today()
     if following is None or following[2] >= today:
         return None
     _kind, base_start, base_end = parse_period(action.baseline_period)

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from core.accounts import User, audit
 from core.auth import role_required
-from core.db import db, utcnow
+from core.db import db
 from reports.actions import (
     STATES,
     ActionError,
@@ -26,6 +26,7 @@ from reports.actions import (
 )
 from reports.labels import METRIC_LABELS, STATE_LABELS
 from reports.models import ImprovementAction
+from reports.scope import local_today
 
 bp = Blueprint("analytics", __name__)
 
@@ -68,7 +69,7 @@ def action_list():
     if mine_only:
         query = query.where(ImprovementAction.owner_id == current_user.id)
     actions = db.session.scalars(query.limit(500)).all()
-    today = utcnow().date()
+    today = local_today()
     return render_template("reports/actions.html", actions=actions, mine_only=mine_only, today=today,
                            metric_labels=METRIC_LABELS, state_labels=STATE_LABELS)
 
@@ -79,7 +80,7 @@ def new_action():
     form = ActionForm(data=None if request.method == "POST" else {
         "title": request.args.get("text", "")[:200], "metric": request.args.get("metric", "csat"),
         "source": request.args.get("reason", "")[:2000], "owner_id": current_user.id,
-        "due_date": utcnow().date() + timedelta(days=30), "baseline_period": _previous_month(utcnow().date())})
+        "due_date": local_today() + timedelta(days=30), "baseline_period": _previous_month(local_today())})
     form.owner_id.choices = _staff_choices()
     if form.metric.data not in METRIC_LABELS:
         form.metric.data = "csat"
@@ -127,7 +128,7 @@ def scorecards_page():
     from reports.figures import Scope
     from reports.scorecards import scorecards, staff_scorecard
 
-    today = utcnow().date()
+    today = local_today()
     start = (today.replace(day=1) - timedelta(days=62)).replace(day=1)  # this month and the two before
     scope = Scope(start, today)
     manager = current_user.has_role("manager")

@@ -6,10 +6,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.timeutil import DEFAULT_TZ
+from core.db import utcnow
+from core.timeutil import DEFAULT_TZ, to_local
 from surveys.models import Response
 
 BREAKDOWNS = ("channel", "ticket_kind", "region", "agent")
+
+
+def local_today() -> date:
+    """Today in the reporting time zone, whose days reports count: from 16:00 UTC on it is
+    already tomorrow's date there, and a range ending on the UTC date left today out."""
+    return to_local(utcnow(), None).date()
 
 
 @dataclass

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, ValidationError
 
 from core.accounts import audit
 from core.auth import role_required
-from core.db import db, utcnow
+from core.db import db
 from core.export import csv_response, xlsx_response
 from core.i18n import current_locale
 from core.labels import choices
@@ -31,6 +31,7 @@ from reports.figures import BREAKDOWNS, Scope, compute_report
 from reports.models import GeneratedReport
 from reports.present import present
 from reports.rollups import known_values
+from reports.scope import local_today
 from reports.stored_themes import default_range, request_scope
 from surveys.models import CHANNELS
 from surveys.models import Response as SurveyResponse
@@ -69,7 +70,7 @@ class ReportFilter(FlaskForm):
 def _filter_form() -> ReportFilter:
     args = request.args.to_dict()
     # Recent months, and never a range that starts long before the data.
-    date_from, date_to = default_range(utcnow().date())
+    date_from, date_to = default_range(local_today())
     args.setdefault("date_from", date_from.isoformat())
     args.setdefault("date_to", date_to.isoformat())
     return ReportFilter(formdata=MultiDict(args))

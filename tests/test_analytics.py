@@ -352,3 +352,17 @@ def test_an_archived_reports_suggestions_can_become_actions(ctx, client):
     page = client.get(f"/reports/{report.id}/suggestions").get_data(as_text=True)
     assert "/actions/new?text=" in page and "转为改进行动" in page
     assert client.get("/reports/999999/suggestions").status_code == 404
+
+
+@pytest.mark.parametrize("utc, local", [(datetime(2026, 11, 27, 15, 59), "2026-11-27"),
+                                        (datetime(2026, 11, 27, 16, 0), "2026-11-28")])
+def test_pages_end_their_default_range_on_todays_date_in_the_reporting_time_zone(ctx, client, monkeypatch, utc, local):
+    """Reports count local days (Asia/Shanghai): from 16:00 UTC on it is the next day there,
+    and a default range ending on the UTC date left the day's work out (an agent's callback
+    closed at 00:30 local time did not count on their scorecard)."""
+    import reports.scope
+    monkeypatch.setattr(reports.scope, "utcnow", lambda: utc)
+    assert reports.scope.local_today().isoformat() == local
+    login(client, "manager")
+    assert f"至 {local}。" in client.get("/scorecards").get_data(as_text=True)
+    assert f'value="{local}"' in client.get("/dashboard").get_data(as_text=True)  # the date_to field
