@@ -78,6 +78,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             # staff hooks do not run there at all (Huifang.customer_blueprints).
             csrf.exempt(area.answer)
     register_commands(app)
+    from surveys.front import SurveyFront
+    app.wsgi_app = SurveyFront(app, app.wsgi_app)  # outermost: a survey link's first visit
 
     @app.template_filter("local")
     def local_time(value, tz: str | None = None, fmt: str = "%Y-%m-%d %H:%M"):

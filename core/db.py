@@ -45,14 +45,14 @@ def _driver_sql(statement, dialect) -> str:
     return str(statement.compile(dialect=dialect))
 
 
-def read_first(statement, params: dict[str, Any]) -> tuple | None:
+def read_first(statement, params: dict[str, Any], engine=None) -> tuple | None:
     """The first row of one read of `statement` (its bound parameters named in `params`), as a
-    tuple in the order of its columns. On PostgreSQL on a pooled connection of the driver
+    tuple in the order of its columns, on `engine` (default: the current app's). On PostgreSQL on a pooled connection of the driver
     outside any transaction: SQLAlchemy's connection, execution and result objects cost more
     CPU than the read itself on the survey page (no BEGIN / ROLLBACK round trips either). On
     SQLite through SQLAlchemy (its dates are text the driver does not convert) in a deferred
     transaction: no write lock."""
-    engine = db.engine
+    engine = engine or db.engine
     if engine.dialect.name != "postgresql":
         with engine.connect().execution_options(**READ_ONLY) as connection:
             row = connection.execute(statement, params).first()

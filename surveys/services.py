@@ -158,8 +158,13 @@ def definition_of(version: QuestionnaireVersion) -> Definition:
 
 def definition_by_id(version_id: int, checksum: str) -> Definition:
     """The same, loading the version only when this process has not parsed it yet."""
-    cached = _parsed.get((version_id, checksum))
+    cached = cached_definition(version_id, checksum)
     return cached if cached is not None else definition_of(db.session.get(QuestionnaireVersion, version_id))
+
+
+def cached_definition(version_id: int, checksum: str) -> Definition | None:
+    """The version's definition if this process has parsed it already (no database, no app)."""
+    return _parsed.get((version_id, checksum))
 
 
 # ---- invitations ----------------------------------------------------------------------------
@@ -234,13 +239,13 @@ def _unanswered_query():
             .where(Invitation.token == bindparam("token")))
 
 
-def unanswered_invitation(token: str, now: datetime | None = None) -> Unanswered | None:
+def unanswered_invitation(token: str, now: datetime | None = None, engine=None) -> Unanswered | None:
     """The invitation behind a survey link as plain values when it has no response yet (the
     common first visit), None when it has one (load it with invitation_for_answering), or
     SurveyUnavailable(404 / 410). One query on a connection of its own, outside the ORM
     session: no objects, no transaction round trips, no write lock on SQLite."""
     plausible_token(token)
-    row = read_first(_unanswered_query(), {"token": token})
+    row = read_first(_unanswered_query(), {"token": token}, engine)
     state, expires_at, version_id, checksum, locale, response_id = row or (None,) * 6
     check_answerable(state, expires_at, now)
     return Unanswered(token, version_id, checksum, locale) if response_id is None else None

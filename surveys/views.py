@@ -40,6 +40,7 @@ from surveys.models import Invitation
 from surveys.services import (
     SurveyUnavailable,
     Unanswered,
+    cached_definition,
     complete_response,
     definition_by_id,
     unanswered_invitation,
@@ -69,8 +70,13 @@ def _remember_language(response, token: str, locale: str):
 
 def survey_csrf(token: str, page: int | str) -> str:
     """The CSRF value of one page of one invitation's survey."""
+    return page_csrf(current_app.secret_key, token, page)
+
+
+def page_csrf(secret: str, token: str, page: int | str) -> str:
+    """survey_csrf under the app's `secret`, outside any request (surveys/front.py)."""
     message = f"survey-csrf:{token}:{page}".encode()
-    return hmac.new(current_app.secret_key.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _check_csrf(token: str) -> None:
@@ -105,19 +111,20 @@ def _unavailable(exc: SurveyUnavailable, token: str):
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
 def answer(token: str):
+    posted = request.method == "POST"  # else GET, or HEAD (Flask answers it as GET, without the body)
     try:
-        if request.method == "GET" and (first := unanswered_invitation(token)) is not None:
+        if not posted and (first := unanswered_invitation(token)) is not None:
             return _first_page(first)
-        found = answering(token, lock=request.method == "POST")
+        found = answering(token, lock=posted)
     except SurveyUnavailable as exc:
         return _unavailable(exc, token)
     g.locale = _survey_locale(token, found.locale)
-    if request.method == "POST":
+    if posted:
         _check_csrf(token)
     definition = definition_by_id(found.version_id, found.checksum)
     shown = _shown_pages(definition, found.answers)
     frontier = next((p for p in shown if p > found.progress), None)  # the first page not yet submitted
-    source = request.form if request.method == "POST" else request.args
+    source = request.form if posted else request.args
     requested = source.get("page", type=int)
     if requested in shown and (frontier is None or requested <= frontier):
         page = requested  # going back to an earlier page is fine; skipping ahead is not
@@ -127,12 +134,12 @@ def answer(token: str):
         start_response(found)
         complete_response(stored_response(found))
         return redirect(url_for(".thanks", token=token))
-    if request.method == "GET" and not found.answers:
+    if not posted and not found.answers:
         return _pristine_page(token, found.version_id, found.checksum, page)
     questions = [q for q in definition.questions if q.page == page]
     sheet = PageAnswers(definition, questions, g.locale, found.answers, meta={"csrf": False},
-                        formdata=request.form if request.method == "POST" else None)
-    if request.method == "GET":
+                        formdata=request.form if posted else None)
+    if not posted:
         return render_template("surveys/page.html", **_context(found, definition, sheet, page))
     if not sheet.submit(request.form.getlist("offered")):
         # 200 when only a follow-up was revealed: nothing is wrong, there is one more question
@@ -172,7 +179,22 @@ def _pristine_page(token: str, version_id: int, checksum: str, page: int) -> str
         sheet = PageAnswers(definition, questions, g.locale, {}, meta={"csrf": False})
         context = _context(_Placeholder(token=TOKEN_MARK, answers={}), definition, sheet, page)
         _PRISTINE[key] = render_template("surveys/page.html", **{**context, "csrf_value": CSRF_MARK})
-    return _PRISTINE[key].replace(TOKEN_MARK, token).replace(CSRF_MARK, survey_csrf(token, page))
+    return _filled(_PRISTINE[key], token, page, current_app.secret_key)
+
+
+def _filled(pristine: str, token: str, page: int, secret: str) -> str:
+    return pristine.replace(TOKEN_MARK, token).replace(CSRF_MARK, page_csrf(secret, token, page))
+
+
+def cached_first_page(first: Unanswered, locale: str, secret: str) -> str | None:
+    """The first page of `first`'s survey in `locale` as _first_page shows it, if this process
+    has rendered it for another invitation already; None if not (no app, no request needed)."""
+    definition = cached_definition(first.version_id, first.checksum)
+    if definition is None:
+        return None
+    page = definition.first_page
+    pristine = _PRISTINE.get((first.version_id, first.checksum, page, locale))
+    return _filled(pristine, first.token, page, secret) if pristine is not None else None
 
 
 _PAGE_URLS: dict[tuple[str, int], str] = {}

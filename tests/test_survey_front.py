@@ -1,0 +1,94 @@
+"""The front of the web survey (surveys/front.py): a link's first visit answered before Flask is
+the page the view sends, and every other request reaches the view as before."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, update
+
+from core.db import db, utcnow
+from surveys import views
+from surveys.models import Invitation
+from tests.conftest import sent_invitation
+from tests.test_web_survey import answer_page
+
+
+@pytest.fixture
+def front(app):
+    views._PRISTINE.clear()  # the first page is rendered by the view first, in each test
+    return app.wsgi_app
+
+
+def _seen(response) -> tuple:
+    return response.status, list(response.headers), response.get_data(as_text=True)
+
+
+def test_a_first_visit_answered_in_front_is_the_page_the_view_sends(ctx, client, front):
+    invitation = sent_invitation()
+    served = front.served
+    by_view = client.get(f"/s/{invitation.token}")
+    assert front.served == served  # nothing rendered yet: the view renders and keeps the page
+    by_front = client.get(f"/s/{invitation.token}")
+    assert front.served == served + 1
+    assert _seen(by_front) == _seen(by_view)
+    assert by_front.status_code == 200 and "您对本次服务的总体满意度如何" in by_front.get_data(as_text=True)
+    assert by_front.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert "Set-Cookie" not in by_front.headers
+
+
+def test_another_invitations_first_page_from_the_front_carries_its_own_token_and_csrf(ctx, client, front):
+    first, second = sent_invitation(), sent_invitation(id="C-2", phone="+8613800138001")
+    client.get(f"/s/{first.token}")  # the view renders the version's first page
+    served = front.served
+    page = client.get(f"/s/{second.token}").get_data(as_text=True)
+    assert front.served == served + 1
+    assert second.token in page and first.token not in page
+    # its CSRF value is the one the view checks: the answer is stored
+    assert answer_page(client, second.token, {"overall": "2"}).status_code == 302
+    assert front.served == served + 3  # answer_page read the page (and the CSRF value) there too
+    db.session.refresh(second)
+    assert second.state == "started"
+
+
+def test_every_other_visit_reaches_the_view(ctx, client, front):
+    invitation = sent_invitation()
+    token = invitation.token
+    client.get(f"/s/{token}")
+    served = front.served
+    english = client.get(f"/s/{token}?lang=en")  # a query string: the view (and its cookie)
+    assert "How satisfied are you with this service overall?" in english.get_data(as_text=True)
+    assert "survey_lang=en" in english.headers["Set-Cookie"]
+    assert "How satisfied" in client.get(f"/s/{token}").get_data(as_text=True)  # the cookie: the view
+    client.delete_cookie("survey_lang", path=f"/s/{token}")
+    assert client.head(f"/s/{token}").status_code == 200
+    assert answer_page(client, token, {"overall": "4"}, page=1).status_code == 302
+    resumed = client.get(f"/s/{token}")  # answers saved: the view shows the next page
+    assert resumed.status_code == 200 and 'name="page" value="2"' in resumed.get_data(as_text=True)
+    head = client.head(f"/s/{token}")  # HEAD of a page with answers saved: the page's status, no body
+    assert head.status_code == 200 and head.get_data() == b""
+    assert client.get("/s/nope").status_code == 404
+    assert client.get(f"/s/{token}/").status_code in (308, 404)
+    assert front.served == served
+
+
+@pytest.mark.parametrize("change, status", [({"state": "completed"}, 410),
+                                            ({"expires_at": utcnow() - timedelta(minutes=1)}, 410),
+                                            ({"state": "suppressed"}, 404)])
+def test_links_that_cannot_be_answered_get_the_views_page(ctx, client, front, change, status):
+    invitation = sent_invitation()
+    client.get(f"/s/{invitation.token}")
+    db.session.execute(update(Invitation).where(Invitation.id == invitation.id).values(**change))
+    db.session.commit()
+    served = front.served
+    refused = client.get(f"/s/{invitation.token}")
+    assert refused.status_code == status and "<html" in refused.get_data(as_text=True)
+    assert front.served == served
+
+
+def test_when_the_fronts_read_fails_the_view_serves_the_page(ctx, client, front, monkeypatch):
+    invitation = sent_invitation()
+    client.get(f"/s/{invitation.token}")
+    monkeypatch.setattr(front, "engine", create_engine("sqlite:////nonexistent-folder/huifang.db"))
+    served = front.served
+    page = client.get(f"/s/{invitation.token}")
+    assert page.status_code == 200 and invitation.token in page.get_data(as_text=True)
+    assert front.served == served
