@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask
 
-from core.db import db
+from core.db import ReservedReader, db
 from core.web import SECURITY_HEADERS
 from surveys.services import SurveyUnavailable, unanswered_invitation
 from surveys.views import LANG_COOKIE, cached_first_page
@@ -35,7 +35,7 @@ class SurveyFront:
     """WSGI middleware: `app.wsgi_app = SurveyFront(app, app.wsgi_app)`."""
 
     def __init__(self, app: Flask, inner: WSGIApp):
-        self.app, self.inner, self.engine = app, inner, None
+        self.app, self.inner, self.reader = app, inner, None
         self.served = 0  # first visits answered here, for the tests and anyone debugging
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -56,7 +56,7 @@ class SurveyFront:
         if found is None:
             return None
         try:
-            first = unanswered_invitation(found.group(1), engine=self._engine())
+            first = unanswered_invitation(found.group(1), read=self._reader().first)
         except SurveyUnavailable:  # the view shows the 404 / 410 page
             return None
         except Exception:  # a failed read: the view meets the same error and shows its page
@@ -65,8 +65,8 @@ class SurveyFront:
             return None
         return cached_first_page(first, first.locale or "zh-CN", self.app.secret_key)
 
-    def _engine(self):
-        if self.engine is None:  # the app's engine, once: reading it needs an app context
+    def _reader(self) -> ReservedReader:
+        if self.reader is None:  # on the app's engine, once: reading it needs an app context
             with self.app.app_context():
-                self.engine = db.engine
-        return self.engine
+                self.reader = ReservedReader(db.engine)
+        return self.reader

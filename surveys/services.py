@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -239,13 +240,14 @@ def _unanswered_query():
             .where(Invitation.token == bindparam("token")))
 
 
-def unanswered_invitation(token: str, now: datetime | None = None, engine=None) -> Unanswered | None:
+def unanswered_invitation(token: str, now: datetime | None = None, read: Callable = read_first) -> Unanswered | None:
     """The invitation behind a survey link as plain values when it has no response yet (the
     common first visit), None when it has one (load it with invitation_for_answering), or
     SurveyUnavailable(404 / 410). One query on a connection of its own, outside the ORM
-    session: no objects, no transaction round trips, no write lock on SQLite."""
+    session: no objects, no transaction round trips, no write lock on SQLite. `read`: how,
+    read_first or a ReservedReader's `first`."""
     plausible_token(token)
-    row = read_first(_unanswered_query(), {"token": token}, engine)
+    row = read(_unanswered_query(), {"token": token})
     state, expires_at, version_id, checksum, locale, response_id = row or (None,) * 6
     check_answerable(state, expires_at, now)
     return Unanswered(token, version_id, checksum, locale) if response_id is None else None

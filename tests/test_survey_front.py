@@ -1,14 +1,16 @@
 """The front of the web survey (surveys/front.py): a link's first visit answered before Flask is
 the page the view sends, and every other request reaches the view as before."""
+import os
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, text, update
 
-from core.db import db, utcnow
+from core.db import ReservedReader, db, is_postgres, utcnow
 from surveys import views
 from surveys.models import Invitation
 from tests.conftest import sent_invitation
+from tests.test_scheduler import wait_for
 from tests.test_web_survey import answer_page
 
 
@@ -87,8 +89,49 @@ def test_links_that_cannot_be_answered_get_the_views_page(ctx, client, front, ch
 def test_when_the_fronts_read_fails_the_view_serves_the_page(ctx, client, front, monkeypatch):
     invitation = sent_invitation()
     client.get(f"/s/{invitation.token}")
-    monkeypatch.setattr(front, "engine", create_engine("sqlite:////nonexistent-folder/huifang.db"))
+    monkeypatch.setattr(front, "reader", ReservedReader(create_engine("sqlite:////nonexistent-folder/huifang.db")))
     served = front.served
     page = client.get(f"/s/{invitation.token}")
     assert page.status_code == 200 and invitation.token in page.get_data(as_text=True)
     assert front.served == served
+
+
+def _backend_pid(reader: ReservedReader) -> int:
+    return reader.first(text("SELECT pg_backend_pid()"), {})[0]
+
+
+@pytest.fixture
+def reader(ctx):
+    if not is_postgres():
+        pytest.skip("PostgreSQL only: on SQLite a ReservedReader reads with read_first")
+    return ReservedReader(db.engine)
+
+
+def test_the_readers_connection_stays_and_one_that_died_is_replaced(reader):
+    first = _backend_pid(reader)
+    assert _backend_pid(reader) == first  # the same connection, read after read
+    db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    db.session.commit()
+    assert wait_for(lambda: not db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                                  {"pid": first}))
+    with pytest.raises(Exception, match="terminat|closed|server"):
+        _backend_pid(reader)
+    assert _backend_pid(reader) not in (first, None)  # another connection, checked out anew
+
+
+def test_a_forked_child_reads_on_its_own_connection_and_leaves_its_parents_alone(reader):
+    parent = _backend_pid(reader)
+    readable, writable = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: a pool of its own (as a forked worker must), then the reader
+        try:
+            db.engine.dispose(close=False)
+            os.write(writable, str(_backend_pid(reader)).encode())
+        finally:
+            os._exit(0)
+    os.close(writable)
+    os.waitpid(child, 0)
+    with os.fdopen(readable) as pipe:
+        seen_by_child = int(pipe.read() or 0)
+    assert seen_by_child not in (0, parent)
+    assert _backend_pid(reader) == parent  # the parent's connection still works
