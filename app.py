@@ -13,6 +13,7 @@ from core import config as config_module
 from core.auth import limiter, login_manager
 from core.db import db
 from core.i18n import babel, compile_catalogs, current_locale, select_locale
+from core.sealing import check_data_keys
 
 ROOT = Path(__file__).resolve().parent
 migrate = Migrate()
@@ -27,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_module.from_environment(Path(app.instance_path)))
     app.config.update(config or {})
     app.config["MAX_CONTENT_LENGTH"] = app.config.get("MAX_CONTENT_LENGTH") or 5 * 1024 * 1024
+    check_data_keys(app.config)  # a malformed HUIFANG_DATA_KEYS stops the start, not a later read
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Concurrent writers (web + scheduler) wait for each other instead of failing.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})

@@ -21,6 +21,17 @@ def register_commands(app: Flask) -> None:
         ensure_default_questionnaires()
         click.echo("database ready")
 
+    @app.cli.command("rotate-data-keys")
+    def rotate_data_keys():
+        """Seal every stored secret anew under the first of HUIFANG_DATA_KEYS (core/sealing.py)."""
+        from core.accounts import audit
+        from core.db import db
+        from core.sealing import reseal_all
+        count = reseal_all(db.session, db.metadata)
+        audit("rotate_data_keys", "database", secrets=count)
+        db.session.commit()
+        click.echo(f"{count} secret(s) sealed under the first data key; the others can now leave HUIFANG_DATA_KEYS")
+
     @app.cli.command("seed-demo")
     @click.option("--customers", default=400, show_default=True)
     @click.option("--months", default=6, show_default=True)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.db import db, utcnow
+from core.sealing import Sealed
 from core.text import normalise_phone
 
 ROLES = ("admin", "agent", "manager")
@@ -33,7 +34,7 @@ class User(UserMixin, db.Model):
     # session of the account at its next request, replayed cookies included.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     password_changed_at: Mapped[datetime | None]
-    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    totp_secret: Mapped[str | None] = mapped_column(Sealed)  # the second factor's seed, sealed
     totp_confirmed_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]  # the last time step accepted: a code works only once
 

@@ -29,6 +29,8 @@ def from_environment(instance: Path) -> dict:
     tick = float(env.get("SCHEDULER_TICK_SECONDS", "15"))
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance),
+        # The keys that seal the secrets stored in the database (core/sealing.py).
+        "DATA_KEYS": [k.strip() for k in env.get("HUIFANG_DATA_KEYS", "").split(",") if k.strip()],
         "SQLALCHEMY_DATABASE_URI": db_url,
         "HUIFANG_API_KEYS": [k.strip() for k in env.get("HUIFANG_API_KEYS", "").split(",") if k.strip()],
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import IO, Any
 
-from sqlalchemy import Date, DateTime, LargeBinary, Table, func, select, text
+from sqlalchemy import Date, DateTime, LargeBinary, String, Table, func, select, text, type_coerce
 
 from core.db import db
+from core.sealing import Sealed
 
 FORMAT = "huifang-backup/1"
 BATCH = 1000
@@ -51,8 +52,11 @@ def tables() -> list[Table]:
 
 
 def table_rows(table: Table, where=None) -> Iterator[dict]:
-    """Every row of `table` (or those matching `where`) as JSON-ready dicts, by primary key."""
-    query = select(table).order_by(*table.primary_key.columns)
+    """Every row of `table` (or those matching `where`) as JSON-ready dicts, by primary key.
+    Sealed secrets stay sealed (core/sealing.py): a backup gives them away no more than the
+    database does, and restores them as they are (under the same data keys)."""
+    columns = [type_coerce(c, String).label(c.name) if isinstance(c.type, Sealed) else c for c in table.columns]
+    query = select(*columns).order_by(*table.primary_key.columns)
     if where is not None:
         query = query.where(where)
     for row in db.session.execute(query).mappings():

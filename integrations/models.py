@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import db, utcnow
+from core.sealing import Sealed
 
 # pending -> delivered, or failed once its 24 h of retries are over.
 DELIVERY_STATES = ("pending", "delivered", "failed")
@@ -23,7 +24,7 @@ class WebhookEndpoint(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(String(120), default="")
-    secret: Mapped[str] = mapped_column(String(80), default=new_secret)  # kept: HMAC needs it
+    secret: Mapped[str] = mapped_column(Sealed, default=new_secret)  # kept, sealed: HMAC needs it
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

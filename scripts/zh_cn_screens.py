@@ -82,6 +82,7 @@ ZH = {
     "redelivered a webhook event": "重新推送 Webhook 事件",
     "reset someone's two-step sign-in": "重置他人的两步验证登录", "exported a customer's data": "导出客户数据",
     "erased a customer's data": "删除客户数据", "restored a backup": "恢复备份",
+    "sealed the stored secrets under a new data key": "用新数据密钥重新加密已存储的密钥",
     # surveys/definition.py: what a questionnaire's author is told (YAML import, builder)
     "line %(line)s: YAML aliases (*name) are not accepted in a questionnaire": "第 %(line)s 行:问卷中不能使用 YAML 别名(*name)",
     "the YAML is longer than %(max)s characters": "YAML 超过 %(max)s 个字符",
