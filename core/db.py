@@ -77,14 +77,16 @@ def read_first(statement, params: dict[str, Any], engine=None) -> tuple | None:
 
 class ReservedReader:
     """read_first for the busiest reads (a survey link's first visit, surveys/front.py): on
-    PostgreSQL each thread keeps one connection of `engine`'s pool checked out for good, in
-    autocommit. A read then costs the statement alone: no checkout, no reset on return, no
-    switching autocommit on and off (together a quarter of the first visit's CPU).
+    PostgreSQL each thread keeps a connection of its own, in autocommit. A read then costs the
+    statement alone: no checkout, no reset on return, no switching autocommit on and off
+    (together a quarter of the first visit's CPU). The connection is made by `engine`'s pool
+    (its settings) and detached from it at once: in autocommit it must never serve a
+    transaction, and it is closed, not pooled, when its thread or reader goes.
 
-    A connection that fails is invalidated and the next read checks out another; the error is
-    raised. A process forked after a read leaves its parent's connection alone: it is kept,
-    unused (closing it would end the parent's session on the server), and the child checks out
-    its own. Other databases: read_first."""
+    A connection that fails is closed and the next read opens another; the error is raised. A
+    process forked after a read leaves its parent's connection alone: it is kept, unused
+    (closing it would end the parent's session on the server), and the child opens its own.
+    Other databases: read_first."""
 
     def __init__(self, engine):
         self.engine, self.local = engine, threading.local()
@@ -93,26 +95,38 @@ class ReservedReader:
     def first(self, statement, params: dict[str, Any]) -> tuple | None:
         if self.engine.dialect.name != "postgresql":
             return read_first(statement, params, self.engine)
-        pooled = self._reserved()
+        reserved = self._reserved()
         try:
-            with pooled.driver_connection.cursor() as cursor:
+            with reserved.driver.cursor() as cursor:
                 cursor.execute(_driver_sql(statement, self.engine.dialect), params)
                 return cursor.fetchone()
         except Exception:
-            self.local.pooled = None
-            pooled.invalidate()
+            self.local.reserved = None  # and so closed
             raise
 
-    def _reserved(self):
-        pooled, pid = getattr(self.local, "pooled", None), getattr(self.local, "pid", None)
-        if pooled is not None and pid == os.getpid():
-            return pooled
-        if pooled is not None:
-            self.inherited.append(pooled)
-        pooled = self.engine.raw_connection()
-        pooled.driver_connection.autocommit = True
-        self.local.pooled, self.local.pid = pooled, os.getpid()
-        return pooled
+    def _reserved(self) -> _Reserved:
+        reserved = getattr(self.local, "reserved", None)
+        if reserved is not None and reserved.pid == os.getpid():
+            return reserved
+        if reserved is not None:
+            self.inherited.append(reserved)
+        self.local.reserved = _Reserved(self.engine)
+        return self.local.reserved
+
+
+class _Reserved:
+    """One thread's connection of a ReservedReader, closed when it goes (in its own process)."""
+
+    def __init__(self, engine):
+        self.pooled = engine.raw_connection()
+        self.driver = self.pooled.driver_connection  # before detaching: the entry forgets it then
+        self.pooled.detach()
+        self.driver.autocommit = True
+        self.pid = os.getpid()
+
+    def __del__(self):
+        if self.pid == os.getpid():
+            self.pooled.close()  # detached: the driver's connection is closed
 
 
 Statement = tuple[Any, Mapping[str, Any]]  # an executable and its bound parameters by name

@@ -1,5 +1,6 @@
 """The front of the web survey (surveys/front.py): a link's first visit answered before Flask is
 the page the view sends, and every other request reaches the view as before."""
+import gc
 import os
 from datetime import timedelta
 
@@ -105,6 +106,18 @@ def reader(ctx):
     if not is_postgres():
         pytest.skip("PostgreSQL only: on SQLite a ReservedReader reads with read_first")
     return ReservedReader(db.engine)
+
+
+def test_the_readers_connection_is_its_own_and_closes_with_it(reader):
+    """In autocommit, it must never go back to the pool, where a transaction would get it."""
+    checked_out = db.engine.pool.checkedout()
+    reader = ReservedReader(db.engine)  # the fixture's would outlive the test
+    backend = _backend_pid(reader)
+    assert db.engine.pool.checkedout() == checked_out
+    del reader
+    gc.collect()
+    assert wait_for(lambda: not db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                                  {"pid": backend}))
 
 
 def test_the_readers_connection_stays_and_one_that_died_is_replaced(reader):
