@@ -146,3 +146,17 @@ def test_the_migration_seals_what_was_stored_in_clear_and_its_downgrade_unseals_
         assert (stored("webhook_endpoints", "secret", 1), stored("users", "totp_secret", 1)) == (secret, seed)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_process_loads_the_cipher_and_the_password_checker_only_when_it_needs_them(app):
+    """~9 MB (cryptography) and ~12 MB (zxcvbn) that survey pages, imports and delivery workers,
+    which never read a secret or check a password, do not carry (the import's 200 MB budget)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import sys; from app import create_app; create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', "
+              "'SECRET_KEY': 'x'}); print(sorted(m for m in ('cryptography', 'zxcvbn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent, timeout=120).stdout.strip().splitlines()[-1]
+    assert loaded == "[]"
