@@ -177,6 +177,21 @@ def response_row(respondent, answered_at, comment=""):
     return f"{respondent},web,{answered_at},fault,上海,A01,4,5,4,3,4,9,yes,,{comment}\n"
 
 
+def test_a_repeat_is_refused_however_many_chunks_back_the_first_one_is_still_being_written(app, ctx, tmp_path,
+                                                                                            monkeypatch):
+    """The reading thread checks a chunk while up to GROUP + AHEAD earlier ones are not
+    committed (the open transaction's, and those it built ahead): each must still count."""
+    from surveys import importer
+    monkeypatch.setattr(importer, "CHUNK", 1)
+    firsts = [response_row(f"D{i}", f"2026-10-{i + 1:02d}T10:00:00+08:00") for i in range(12)]
+    path = tmp_path / "responses.csv"
+    path.write_text(RESPONSE_HEADER + "".join(firsts) + "".join(reversed(firsts)), encoding="utf-8")  # 1, 3, 5 … back
+    result = run_import(app, "responses", path)
+    assert "imported 12 responses, skipped 12 bad row(s)" in result.output, result.output
+    respondents = list(db.session.scalars(select(Response.respondent)))
+    assert sorted(respondents) == sorted(f"D{i}" for i in range(12))
+
+
 def test_import_responses_reports_every_bad_row_and_lands_the_rest(app, ctx, tmp_path, monkeypatch):
     monkeypatch.setattr("surveys.importer.CHUNK", 2)
     future = (utcnow() + timedelta(days=1)).isoformat()
