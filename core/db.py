@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -47,13 +47,13 @@ def _driver_sql(statement, dialect) -> str:
     return str(statement.compile(dialect=dialect))
 
 
-def read_first(statement, params: dict[str, Any], engine=None) -> tuple | None:
+def read_first(statement, params: dict[str, Any], engine: Engine | None = None) -> tuple | None:
     """The first row of one read of `statement` (its bound parameters named in `params`), as a
-    tuple in the order of its columns, on `engine` (default: the current app's). On PostgreSQL on a pooled connection of the driver
-    outside any transaction: SQLAlchemy's connection, execution and result objects cost more
-    CPU than the read itself on the survey page (no BEGIN / ROLLBACK round trips either). On
-    SQLite through SQLAlchemy (its dates are text the driver does not convert) in a deferred
-    transaction: no write lock."""
+    tuple in the order of its columns, on `engine` (default: the current app's). On PostgreSQL
+    on a pooled connection of the driver outside any transaction: SQLAlchemy's connection,
+    execution and result objects cost more CPU than the read itself on the survey page (no
+    BEGIN / ROLLBACK round trips either). On SQLite through SQLAlchemy (its dates are text the
+    driver does not convert) in a deferred transaction: no write lock."""
     engine = engine or db.engine
     if engine.dialect.name != "postgresql":
         with engine.connect().execution_options(**READ_ONLY) as connection:
@@ -88,7 +88,7 @@ class ReservedReader:
     (closing it would end the parent's session on the server), and the child opens its own.
     Other databases: read_first."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: Engine):
         self.engine, self.local = engine, threading.local()
         self.inherited: list = []  # connections of a parent process, see above
 
@@ -117,7 +117,7 @@ class ReservedReader:
 class _Reserved:
     """One thread's connection of a ReservedReader, closed when it goes (in its own process)."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: Engine):
         self.pooled = engine.raw_connection()
         self.driver = self.pooled.driver_connection  # before detaching: the entry forgets it then
         self.pooled.detach()

@@ -20,7 +20,8 @@ import functools
 import hashlib
 
 from flask import current_app
-from sqlalchemy import String
+from sqlalchemy import MetaData, String, select, type_coerce, update
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 MARK = "sealed:"
@@ -92,7 +93,7 @@ def resealed(value: str, keys: tuple[bytes, ...] | None = None) -> str:
 class Sealed(TypeDecorator):
     """A string column stored sealed; reads and writes plain text."""
 
-    impl = String(255)  # a 48-character secret is ~160 characters sealed
+    impl = String(255)  # a webhook secret or a seed is 147 characters sealed; up to 127 fit
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect) -> str | None:
@@ -102,12 +103,10 @@ class Sealed(TypeDecorator):
         return None if value is None else unseal(value)
 
 
-def reseal_all(session, metadata) -> int:
+def reseal_all(session: Session, metadata: MetaData) -> int:
     """Seals every sealed column's values anew under the first data key (after a new key was
     put first in HUIFANG_DATA_KEYS); values stored before sealing are sealed. Returns the values
     rewritten; the caller commits. Then the old key can leave the list."""
-    from sqlalchemy import select, type_coerce, update
-
     count = 0
     for table in metadata.sorted_tables:
         for column in (c for c in table.columns if isinstance(c.type, Sealed)):

@@ -240,7 +240,8 @@ def _unanswered_query():
             .where(Invitation.token == bindparam("token")))
 
 
-def unanswered_invitation(token: str, now: datetime | None = None, read: Callable = read_first) -> Unanswered | None:
+def unanswered_invitation(token: str, now: datetime | None = None,
+                          read: Callable[..., tuple | None] = read_first) -> Unanswered | None:
     """The invitation behind a survey link as plain values when it has no response yet (the
     common first visit), None when it has one (load it with invitation_for_answering), or
     SurveyUnavailable(404 / 410). One query on a connection of its own, outside the ORM

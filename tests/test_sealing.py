@@ -14,7 +14,7 @@ from core.accounts import AuditEvent, User
 from core.db import db
 from core.sealing import UnreadableSecret
 from integrations.models import WebhookEndpoint, new_secret
-from tests.conftest import login
+from tests.conftest import login, post_form
 from tests.test_accounts import enrolled_admin
 from tests.test_backup import fresh_database_url
 
@@ -43,12 +43,9 @@ def data_keys(app):
 
 def test_a_webhook_secret_is_stored_sealed_and_shown_to_the_admin_in_clear(ctx, client):
     login(client, "admin")
-    page = client.post("/admin/webhooks", data={"url": "https://receiver.example.cn/hooks",
-                                                "description": "CRM", "event_types": ["response.completed"],
-                                                "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                                                                        client.get("/admin/webhooks").get_data(
-                                                                            as_text=True)).group(1)},
-                       follow_redirects=True).get_data(as_text=True)
+    page = post_form(client, "/admin/webhooks", {"url": "https://receiver.example.cn/hooks", "description": "CRM",
+                                                 "event_types": ["response.completed"]},
+                     follow_redirects=True).get_data(as_text=True)
     secret = re.search(r"<code>(whsec_[^<]+)</code>", page).group(1)
     endpoint = db.session.scalar(select(WebhookEndpoint))
     raw = stored("webhook_endpoints", "secret", endpoint.id)
