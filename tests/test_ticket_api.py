@@ -1,5 +1,6 @@
 """POST /api/v1/tickets and import-tickets: the operator's systems report handled tickets."""
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
@@ -49,6 +50,28 @@ def test_repeat_is_idempotent(ctx, client):
     assert again.get_json()["created"] is False
     assert again.get_json()["invitation"]["id"] == first.get_json()["invitation"]["id"]
     assert count(Ticket) == 1 and count(Invitation) == 1 and count(CallbackTask) == 1
+
+
+def test_the_same_ticket_and_a_new_customers_tickets_sent_at_once_are_stored_once(ctx, live_server):
+    """Operators' systems retry and run in parallel: six copies of one ticket at once store it
+    once and all answer with it; six tickets of one new customer at once store one customer."""
+    import requests
+
+    def post(body):
+        return requests.post(f"{live_server}/api/v1/tickets", json=body, headers=AUTH, timeout=60)
+
+    with ThreadPoolExecutor(6) as pool:
+        same = list(pool.map(post, [ticket_body()] * 6))
+        new_customer = {"id": "C-NEW", "name": "韩梅梅", "phone": "+8613912345679", "locale": "zh-CN"}
+        several = list(pool.map(post, [ticket_body(external_id=f"WO-NEW-{i}", customer=new_customer)
+                                       for i in range(6)]))
+    assert sorted(r.status_code for r in same) == [200] * 5 + [201], [r.text for r in same]
+    assert len({r.json()["ticket"]["id"] for r in same}) == 1
+    assert len({json.dumps(r.json()["invitation"], sort_keys=True) for r in same}) == 1
+    assert [r.status_code for r in several] == [201] * 6, [r.text for r in several]
+    db.session.expire_all()
+    assert count(Ticket) == 7 and count(Customer) == 2
+    assert db.session.scalar(select(func.count()).select_from(Customer).where(Customer.external_id == "C-NEW")) == 1
 
 
 @pytest.mark.parametrize("overrides, field", [

@@ -132,7 +132,11 @@ def validate_ticket(body: Any, rfc3339: bool = False) -> tuple[dict[str, Any], d
 
 
 def upsert_customer(c: dict[str, Any]) -> Customer:
-    customer = db.session.scalar(select(Customer).where(Customer.external_id == c["id"]))
+    """The customer, created or updated; locked until commit (PostgreSQL), so two tickets of
+    one customer at once cannot both pass the invitation cap (_schedule_invitation). The lock
+    comes first: taken after the ticket's foreign key had taken its share of the row, two such
+    requests waited for each other (a deadlock, a 500)."""
+    customer = db.session.scalar(select(Customer).where(Customer.external_id == c["id"]).with_for_update())
     if customer is None:
         customer = Customer(external_id=c["id"])
         db.session.add(customer)
@@ -187,8 +191,7 @@ def _existing(ticket: Ticket) -> Intake:
 
 
 def _schedule_invitation(ticket: Ticket, customer: Customer, rules: dict[str, Any]) -> Invitation | None:
-    # Lock the customer row so two tickets at once cannot both pass the cap (PostgreSQL).
-    db.session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    # The customer's row is locked (upsert_customer): the cap below counts under that lock.
     send_at, channel, reason = plan_invitation(ticket.kind, ticket.handled_at, customer, rules)
     if reason == "kind":
         return None
