@@ -63,9 +63,7 @@ def read_first(statement, params: dict[str, Any], engine: Engine | None = None) 
     try:
         driver = pooled.driver_connection
         driver.autocommit = True  # local to the driver: no round trip
-        with driver.cursor() as cursor:
-            cursor.execute(_driver_sql(statement, engine.dialect), params)
-            row = cursor.fetchone()
+        row = _first_row(driver, engine.dialect, statement, params)
         driver.autocommit = False
     except Exception:
         pooled.invalidate()  # whatever failed, the connection is not reused
@@ -73,6 +71,13 @@ def read_first(statement, params: dict[str, Any], engine: Engine | None = None) 
     finally:
         pooled.close()
     return row
+
+
+def _first_row(driver, dialect, statement, params: dict[str, Any]) -> tuple | None:
+    """The first row of `statement` on a connection of the driver (PostgreSQL)."""
+    with driver.cursor() as cursor:
+        cursor.execute(_driver_sql(statement, dialect), params)
+        return cursor.fetchone()
 
 
 class ReservedReader:
@@ -97,9 +102,7 @@ class ReservedReader:
             return read_first(statement, params, self.engine)
         reserved = self._reserved()
         try:
-            with reserved.driver.cursor() as cursor:
-                cursor.execute(_driver_sql(statement, self.engine.dialect), params)
-                return cursor.fetchone()
+            return _first_row(reserved.driver, self.engine.dialect, statement, params)
         except Exception:
             self.local.reserved = None  # and so closed
             raise

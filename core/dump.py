@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import IO, Any
 
-from sqlalchemy import Date, DateTime, LargeBinary, String, Table, func, select, text, type_coerce
+from sqlalchemy import Date, DateTime, LargeBinary, Table, func, select, text
 
 from core.db import db
-from core.sealing import Sealed
+from core.sealing import Sealed, as_stored
 
 FORMAT = "huifang-backup/1"
 BATCH = 1000
@@ -55,7 +55,7 @@ def table_rows(table: Table, where=None) -> Iterator[dict]:
     """Every row of `table` (or those matching `where`) as JSON-ready dicts, by primary key.
     Sealed secrets stay sealed (core/sealing.py): a backup gives them away no more than the
     database does, and restores them as they are (under the same data keys)."""
-    columns = [type_coerce(c, String).label(c.name) if isinstance(c.type, Sealed) else c for c in table.columns]
+    columns = [as_stored(c).label(c.name) if isinstance(c.type, Sealed) else c for c in table.columns]
     query = select(*columns).order_by(*table.primary_key.columns)
     if where is not None:
         query = query.where(where)

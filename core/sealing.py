@@ -103,6 +103,11 @@ class Sealed(TypeDecorator):
         return None if value is None else unseal(value)
 
 
+def as_stored(column):
+    """`column` (a Sealed one) as the database holds it: the sealed text, not unsealed."""
+    return type_coerce(column, String)
+
+
 def reseal_all(session: Session, metadata: MetaData) -> int:
     """Seals every sealed column's values anew under the first data key (after a new key was
     put first in HUIFANG_DATA_KEYS); values stored before sealing are sealed. Returns the values
@@ -110,9 +115,8 @@ def reseal_all(session: Session, metadata: MetaData) -> int:
     count = 0
     for table in metadata.sorted_tables:
         for column in (c for c in table.columns if isinstance(c.type, Sealed)):
-            raw = type_coerce(column, String)  # the stored text, not unsealed
             key = next(iter(table.primary_key.columns))
-            for row_id, value in session.execute(select(key, raw).where(column.isnot(None))).all():
+            for row_id, value in session.execute(select(key, as_stored(column)).where(column.isnot(None))).all():
                 session.execute(update(table).where(key == row_id).values({column.name: type_coerce(
                     resealed(value), String)}))
                 count += 1

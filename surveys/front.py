@@ -22,8 +22,8 @@ from flask import Flask
 
 from core.db import ReservedReader, db
 from core.web import SECURITY_HEADERS
-from surveys.services import SurveyUnavailable, unanswered_invitation
-from surveys.views import LANG_COOKIE, cached_first_page
+from surveys.services import unanswered_invitation
+from surveys.views import LANG_COOKIE, cached_first_page, page_locale
 
 TOKEN = re.compile(r"/s/([A-Za-z0-9_-]{1,64})")  # what new_tokens makes; anything else: Flask
 HTML = "text/html; charset=utf-8"
@@ -57,13 +57,13 @@ class SurveyFront:
             return None
         try:
             first = unanswered_invitation(found.group(1), read=self._reader().first)
-        except SurveyUnavailable:  # the view shows the 404 / 410 page
-            return None
-        except Exception:  # a failed read: the view meets the same error and shows its page
+        except Exception:
+            # SurveyUnavailable (the view shows the 404 / 410 page), or a failed read (the view
+            # meets the same error and shows its page)
             return None
         if first is None:  # answers saved: the view shows them
             return None
-        return cached_first_page(first, first.locale or "zh-CN", self.app.secret_key)
+        return cached_first_page(first, page_locale(first.locale), self.app.secret_key)
 
     def _reader(self) -> ReservedReader:
         if self.reader is None:  # on the app's engine, once: reading it needs an app context

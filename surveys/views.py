@@ -57,7 +57,12 @@ def _survey_locale(token: str, customer_locale: str | None) -> str:
     if chosen in SUPPORTED:
         after_this_request(functools.partial(_remember_language, token=token, locale=chosen))
         return chosen
-    remembered = request.cookies.get(LANG_COOKIE)
+    return page_locale(customer_locale, request.cookies.get(LANG_COOKIE))
+
+
+def page_locale(customer_locale: str | None, remembered: str | None = None) -> str:
+    """The survey's language without a switch in the URL: the one chosen earlier on this survey
+    (its cookie), else the customer's, else zh-CN."""
     return remembered if remembered in SUPPORTED else customer_locale or "zh-CN"
 
 
