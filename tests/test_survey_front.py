@@ -104,7 +104,8 @@ def _backend_pid(reader: ReservedReader) -> int:
 @pytest.fixture
 def reader(ctx):
     if not is_postgres():
-        pytest.skip("PostgreSQL only: on SQLite a ReservedReader reads with read_first")
+        pytest.skip("PostgreSQL only: on SQLite a ReservedReader keeps no connection (it reads with "
+                    "read_first, which the front's other tests exercise there)")
     return ReservedReader(db.engine)
 
 
