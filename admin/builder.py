@@ -123,7 +123,7 @@ def channel_preview(definition: Definition, locale: str) -> dict:
     """What each channel shows or says, question by question: the web pages (rendered with
     the survey's own form), the SMS conversation and the voice script, in `locale`."""
     with in_locale(locale):
-        pages = [(page, page_form([q for q in definition.questions if q.page == page], locale, {},
+        pages = [(page, page_form(definition.on_page(page), locale, {},
                                   meta={"csrf": False}))
                  for page in definition.pages]
         conversation = definition.sms_mode == "conversation"

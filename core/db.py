@@ -80,25 +80,28 @@ def _first_row(driver, dialect, statement, params: dict[str, Any]) -> tuple | No
         return cursor.fetchone()
 
 
-class ReservedReader:
-    """read_first for the busiest reads (a survey link's first visit, surveys/front.py): on
-    PostgreSQL each thread keeps a connection of its own, in autocommit. A read then costs the
-    statement alone: no checkout, no reset on return, no switching autocommit on and off
-    (together a quarter of the first visit's CPU). The connection is made by `engine`'s pool
-    (its settings) and detached from it at once: in autocommit it must never serve a
-    transaction, and it is closed, not pooled, when its thread or reader goes.
+class ReservedConnection:
+    """read_first for the busiest statements (a survey link's first visit and first answer,
+    surveys/front.py): on PostgreSQL each thread keeps a connection of its own, in autocommit.
+    A statement then costs itself alone: no checkout, no reset on return, no switching
+    autocommit on and off, no BEGIN or COMMIT (together a quarter of the first visit's CPU).
+    In autocommit a statement is a transaction of its own: one that writes is committed,
+    durably, when its rows come back (PostgreSQL only: see `writes`). The connection is made by
+    `engine`'s pool (its settings) and detached from it at once: in autocommit it must never
+    serve a transaction, and it is closed, not pooled, when its thread or this object goes.
 
-    A connection that fails is closed and the next read opens another; the error is raised. A
-    process forked after a read leaves its parent's connection alone: it is kept, unused
-    (closing it would end the parent's session on the server), and the child opens its own.
-    Other databases: read_first."""
+    A connection that fails is closed and the next statement opens another; the error is
+    raised. A process forked after a statement leaves its parent's connection alone: it is
+    kept, unused (closing it would end the parent's session on the server), and the child
+    opens its own. Other databases: read_first, for reads only (`writes` is False)."""
 
     def __init__(self, engine: Engine):
         self.engine, self.local = engine, threading.local()
+        self.writes = engine.dialect.name == "postgresql"
         self.inherited: list = []  # connections of a parent process, see above
 
     def first(self, statement, params: dict[str, Any]) -> tuple | None:
-        if self.engine.dialect.name != "postgresql":
+        if not self.writes:
             return read_first(statement, params, self.engine)
         reserved = self._reserved()
         try:
@@ -118,7 +121,7 @@ class ReservedReader:
 
 
 class _Reserved:
-    """One thread's connection of a ReservedReader, closed when it goes (in its own process)."""
+    """One thread's connection of a ReservedConnection, closed when it goes (in its own process)."""
 
     def __init__(self, engine: Engine):
         self.pooled = engine.raw_connection()

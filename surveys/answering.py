@@ -11,11 +11,13 @@ response stays with `complete_response` (the ORM, the rollups, the events), once
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from core.db import Statement, db, execute_together, utcnow
 from surveys.models import (
@@ -26,7 +28,7 @@ from surveys.models import (
     answer_columns,
     stored_value,
 )
-from surveys.services import check_answerable, plausible_token
+from surveys.services import CLOSED, check_answerable, plausible_token
 
 INVITATIONS, RESPONSES, ANSWERS = Invitation.__table__, Response.__table__, Answer.__table__
 
@@ -61,6 +63,57 @@ SAVED = (select(RESPONSES.c.id, RESPONSES.c.progress, ANSWERS.c.question_key, AN
          .where(INVITATIONS.c.token == bindparam("token")))
 PROGRESS = update(RESPONSES).where(RESPONSES.c.id == bindparam("response_id"),
                                    RESPONSES.c.progress < bindparam("page")).values(progress=bindparam("page"))
+
+
+# A survey's first answer as one statement (surveys/front.py; PostgreSQL): the invitation locked,
+# its response created, the invitation started and the answers added, the rows store_page
+# stores for a new response (tests/test_survey_front.py compares them). Nothing is written
+# unless the invitation can be answered (check_answerable's rule), has no response, and has
+# the questionnaire version the answers were checked against: any other request, an answer
+# that came first or one that runs alongside, is left to the view. Run in autocommit, the
+# statement is a transaction of its own.
+FIRST_ANSWER = text("""
+WITH invitation AS (
+    SELECT i.id, i.version_id, i.customer_id, i.ticket_id, i.channel, c.external_id AS respondent,
+           coalesce(t.kind, '') AS ticket_kind, coalesce(t.region, '') AS region, coalesce(t.agent, '') AS agent
+    FROM invitations AS i
+    JOIN questionnaire_versions AS v ON v.id = i.version_id
+    JOIN customers AS c ON c.id = i.customer_id
+    LEFT JOIN tickets AS t ON t.id = i.ticket_id
+    WHERE i.token = :token AND i.version_id = :version_id AND v.checksum = :checksum
+          AND i.state NOT IN (CLOSED) AND i.expires_at > :now
+    FOR UPDATE OF i
+), response AS (
+    INSERT INTO responses (invitation_id, version_id, customer_id, ticket_id, channel, respondent,
+                           ticket_kind, region, agent, started_at, progress)
+    SELECT id, version_id, customer_id, ticket_id, channel, respondent, ticket_kind, region, agent, :now, :page
+    FROM invitation
+    ON CONFLICT (invitation_id) DO NOTHING
+    RETURNING id, invitation_id
+), started AS (
+    UPDATE invitations SET state = 'started' FROM response
+    WHERE invitations.id = response.invitation_id AND invitations.state = 'sent'
+), answered AS (
+    INSERT INTO answers (response_id, question_key, value_num, value_text, answered_at)
+    SELECT response.id, answer.key, answer.num, answer.text, :now
+    FROM response, jsonb_to_recordset(CAST(:answers AS jsonb)) AS answer (key text, num float8, text text)
+)
+SELECT id FROM response
+""".replace("CLOSED", ", ".join(f"'{state}'" for state in CLOSED)))  # constants: no parameter
+
+
+def store_first_answer(run: Callable[..., tuple | None], token: str, version_id: int, checksum: str, page: int,
+                       values: dict[str, Any]) -> bool:
+    """Stores the first page answered (`page`, its `values` checked against the questionnaire
+    version `version_id` whose checksum is `checksum`) of the survey of `token` with FIRST_ANSWER,
+    run by `run` (a ReservedConnection's `first`); False, with nothing stored, when FIRST_ANSWER
+    leaves the answer to the view."""
+    # one parameter of JSON text for the answers: the driver adapts arrays in Python, slowly
+    answers = json.dumps([{"key": key, "num": columns["value_num"], "text": columns["value_text"]}
+                          for key, value in values.items() if value is not None
+                          for columns in (answer_columns(value),)])
+    return run(FIRST_ANSWER, {"token": token, "version_id": version_id, "checksum": checksum, "now": utcnow(),
+                              "page": page, "answers": answers}) is not None
 
 
 @dataclass
@@ -109,11 +162,11 @@ def answering(token: str, lock: bool = False, now: datetime | None = None) -> An
                       dict(invitation_id=invitation_id, version_id=version_id, customer_id=customer_id,
                            ticket_id=ticket_id, channel=channel, respondent=respondent,
                            ticket_kind=kind or "", region=region or "", agent=agent or ""))
-    for response_id, progress, key, answer_id, number, text in saved:
+    for response_id, progress, key, answer_id, number, words in saved:
         found.response_id, found.progress = response_id, progress or 0
         if key is not None:
             found.answer_ids[key] = answer_id
-            found.answers[key] = stored_value(number, text)
+            found.answers[key] = stored_value(number, words)
     return found
 
 

@@ -196,6 +196,10 @@ class Definition:
     def pages(self) -> list[int]:
         return sorted({q.page for q in self.questions})
 
+    def on_page(self, page: int) -> list[Question]:
+        """The questions of web page `page`, in order, shown or not."""
+        return [q for q in self.questions if q.page == page]
+
     @functools.cached_property
     def first_page(self) -> int:
         """The page a survey starts on: the first with a question shown before any answer (the

@@ -27,15 +27,17 @@ def error_text(error: AnswerError) -> str:
     return _("This answer is not valid.")
 
 
-def checked_answer(question: Question, raw: Any) -> tuple[Any, str | None]:
+def checked_answer(question: Question, raw: Any) -> tuple[Any, AnswerError | None]:
     """A submitted value checked with the question's own parser, so the web, SMS, voice and CSV
-    import accept exactly the same values: (the value, None) or (None, the message to show)."""
+    import accept exactly the same values: (the value, None) or (None, what is wrong). The
+    message is made (error_text) only for a page shown again: a submit checked in front of
+    Flask (surveys/front.py) has no language to make it in."""
     try:
         value = question.parse(raw)
     except AnswerError as exc:
-        return None, error_text(exc)
+        return None, exc
     if value is None and question.required:
-        return None, error_text(AnswerError("required"))
+        return None, AnswerError("required")
     return value, None
 
 
@@ -104,15 +106,15 @@ class PageAnswers:
         self.shown = {q.key for q in self.questions if q.key in visible}
         self.revealed: list[str] = []
         self.values: dict[str, Any] = {}  # the submitted answers that parse (None: not answered)
-        self.errors: dict[str, str] = {}  # question key -> message, for the questions shown
+        self.errors: dict[str, AnswerError] = {}  # question key -> what is wrong, for the questions shown
 
     @functools.cached_property
     def form(self) -> FlaskForm:
         """The page's fields, prefilled with the saved answers or what was submitted, with the
         errors of the submit."""
         form = page_form(self.questions, self.locale, self.saved, formdata=self.formdata, meta=self.meta)
-        for key, message in self.errors.items():
-            form[key].errors = [message]
+        for key, error in self.errors.items():
+            form[key].errors = [error_text(error)]
         return form
 
     def logic(self) -> dict[str, Any]:

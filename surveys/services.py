@@ -194,10 +194,14 @@ def _locked_by_token():
             .with_for_update(of=Invitation))  # lock the invitation row only
 
 
+UNSENT = ("scheduled", "suppressed")  # the link was never sent: unknown to whoever has it
+CLOSED = (*UNSENT, "completed", "expired")  # states that take no answer (and see expires_at)
+
+
 def check_answerable(state: str | None, expires_at: datetime | None, now: datetime | None) -> None:
     """SurveyUnavailable(404 / 410) unless an invitation in `state` (None: there is none) can
     be answered now."""
-    if state is None or state in ("scheduled", "suppressed"):
+    if state is None or state in UNSENT:
         raise SurveyUnavailable(404, "unknown")
     if state == "completed":
         raise SurveyUnavailable(410, "used")
@@ -246,7 +250,7 @@ def unanswered_invitation(token: str, now: datetime | None = None,
     common first visit), None when it has one (load it with invitation_for_answering), or
     SurveyUnavailable(404 / 410). One query on a connection of its own, outside the ORM
     session: no objects, no transaction round trips, no write lock on SQLite. `read`: how,
-    read_first or a ReservedReader's `first`."""
+    read_first or a ReservedConnection's `first`."""
     plausible_token(token)
     row = read(_unanswered_query(), {"token": token})
     state, expires_at, version_id, checksum, locale, response_id = row or (None,) * 6

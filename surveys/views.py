@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -35,6 +36,7 @@ from surveys.answering import (
     store_page,
     stored_response,
 )
+from surveys.definition import Definition
 from surveys.forms import PageAnswers
 from surveys.models import Invitation
 from surveys.services import (
@@ -50,6 +52,7 @@ bp = Blueprint("surveys", __name__)
 
 
 LANG_COOKIE = "survey_lang"
+VERSION_FIELD = "questionnaire-version"  # a hyphen: no question has this key (parse_definition)
 
 
 def _survey_locale(token: str, customer_locale: str | None) -> str:
@@ -71,6 +74,12 @@ def _remember_language(response, token: str, locale: str):
     response.set_cookie(LANG_COOKIE, locale, path=f"/s/{token}", httponly=True, samesite="Lax",
                         secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
+
+
+def version_value(version_id: int, checksum: str) -> str:
+    """The page's questionnaire version as its form sends it (VERSION_FIELD): the survey's
+    front checks a first answer against that version without reading the invitation first."""
+    return f"{version_id}-{checksum}"
 
 
 def survey_csrf(token: str, page: int | str) -> str:
@@ -103,8 +112,29 @@ def _shown_pages(definition, answers) -> list[int]:
     return sorted({q.page for q in definition.visible(answers)})
 
 
-def _next_page(definition, answers, after: int) -> int | None:
-    return next((page for page in _shown_pages(definition, answers) if page > after), None)
+def page_to_answer(definition: Definition, answers: dict[str, Any], progress: int, requested: str | None) -> int | None:
+    """The page a request for page `requested` (as sent) gets, given the `answers` saved and the
+    last page submitted (`progress`): that page if skip logic shows it and it is not past the
+    first page not yet submitted (going back is fine, skipping ahead is not); else that first
+    page; None when every page was submitted."""
+    shown = _shown_pages(definition, answers)
+    frontier = next((p for p in shown if p > progress), None)
+    try:
+        wanted = int(requested)  # as request.form.get("page", type=int) reads it
+    except (TypeError, ValueError):
+        wanted = None
+    return wanted if wanted in shown and (frontier is None or wanted <= frontier) else frontier
+
+
+def submitted_page(sheet: PageAnswers, page: int) -> tuple[dict[str, Any], int | None] | None:
+    """A page's submit (the sheet's formdata) checked: the answers to store (None removes one)
+    and the page that comes next (None: the survey is complete); None when the page must be
+    shown again (sheet.errors, or a follow-up question sheet.revealed)."""
+    if not sheet.submit(sheet.formdata.getlist("offered")):
+        return None
+    values = sheet.answers()
+    following = _shown_pages(sheet.definition, answers_after(sheet.saved, values))
+    return values, next((p for p in following if p > page), None)
 
 
 def _unavailable(exc: SurveyUnavailable, token: str):
@@ -127,31 +157,24 @@ def answer(token: str):
     if posted:
         _check_csrf(token)
     definition = definition_by_id(found.version_id, found.checksum)
-    shown = _shown_pages(definition, found.answers)
-    frontier = next((p for p in shown if p > found.progress), None)  # the first page not yet submitted
     source = request.form if posted else request.args
-    requested = source.get("page", type=int)
-    if requested in shown and (frontier is None or requested <= frontier):
-        page = requested  # going back to an earlier page is fine; skipping ahead is not
-    elif frontier is not None:
-        page = frontier
-    else:  # every page was submitted but the completion did not land: finish it now
+    page = page_to_answer(definition, found.answers, found.progress, source.get("page"))
+    if page is None:  # every page was submitted but the completion did not land: finish it now
         start_response(found)
         complete_response(stored_response(found))
         return redirect(url_for(".thanks", token=token))
     if not posted and not found.answers:
         return _pristine_page(token, found.version_id, found.checksum, page)
-    questions = [q for q in definition.questions if q.page == page]
-    sheet = PageAnswers(definition, questions, g.locale, found.answers, meta={"csrf": False},
+    sheet = PageAnswers(definition, definition.on_page(page), g.locale, found.answers, meta={"csrf": False},
                         formdata=request.form if posted else None)
     if not posted:
         return render_template("surveys/page.html", **_context(found, definition, sheet, page))
-    if not sheet.submit(request.form.getlist("offered")):
+    submitted = submitted_page(sheet, page)
+    if submitted is None:
         # 200 when only a follow-up was revealed: nothing is wrong, there is one more question
         status = 400 if not sheet.revealed else 200
         return render_template("surveys/page.html", **_context(found, definition, sheet, page)), status
-    values = sheet.answers()
-    next_page = _next_page(definition, answers_after(found.answers, values), page)
+    values, next_page = submitted
     # A page before the last commits with its answers (one round trip); the last one is
     # completed in the same transaction: complete_response commits.
     store_page(found, values, page, commit=next_page is not None)
@@ -180,9 +203,9 @@ def _pristine_page(token: str, version_id: int, checksum: str, page: int) -> str
     key = (version_id, checksum, page, g.locale)
     if key not in _PRISTINE:
         definition = definition_by_id(version_id, checksum)
-        questions = [q for q in definition.questions if q.page == page]
-        sheet = PageAnswers(definition, questions, g.locale, {}, meta={"csrf": False})
-        context = _context(_Placeholder(token=TOKEN_MARK, answers={}), definition, sheet, page)
+        sheet = PageAnswers(definition, definition.on_page(page), g.locale, {}, meta={"csrf": False})
+        context = _context(_Placeholder(token=TOKEN_MARK, answers={}, version_id=version_id, checksum=checksum),
+                           definition, sheet, page)
         _PRISTINE[key] = render_template("surveys/page.html", **{**context, "csrf_value": CSRF_MARK})
     return _filled(_PRISTINE[key], token, page, current_app.secret_key)
 
@@ -220,7 +243,7 @@ class _Placeholder:
 
 
 def _context(invitation: Answering | _Placeholder, definition, sheet: PageAnswers, page: int) -> dict:
-    """`invitation`: its token and the answers saved."""
+    """`invitation`: its token, questionnaire version and the answers saved."""
     pages = [p for p in definition.pages]
     answers = invitation.answers
     # Numbers run on across pages: the questions shown on earlier pages come first.
@@ -229,7 +252,8 @@ def _context(invitation: Answering | _Placeholder, definition, sheet: PageAnswer
                 form=sheet.form, questions=sheet.questions,
                 page=page, page_number=pages.index(page) + 1, page_count=len(pages),
                 previous_page=max([p for p in pages if p < page], default=None),
-                locale=g.locale, csrf_value=survey_csrf(invitation.token, page))
+                locale=g.locale, csrf_value=survey_csrf(invitation.token, page),
+                version_field=VERSION_FIELD, version_value=version_value(invitation.version_id, invitation.checksum))
 
 
 @bp.route("/s/<token>/thanks")
