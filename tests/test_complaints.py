@@ -3,7 +3,8 @@ callback tasks, pages, outbox / SMTP / Twilio transports and scheduler jobs."""
 from __future__ import annotations
 
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from complaints.models import CaseFile, CaseStage, ComplaintCase, Recording
 from complaints.services import CaseError, complete_stage, extend_feedback, feedback_limit
 from core.accounts import AuditEvent, create_user
 from core.db import db, utcnow
+from core.timeutil import DEFAULT_TZ
 from tests.channel_fakes import SmtpServer, signed_post
 from tests.conftest import csrf_token, login, make_ticket, post_form
 
@@ -221,6 +223,13 @@ def test_silence_after_the_reminder_reopens_the_case(ctx, staff):
 
 def test_extension_only_by_a_supervisor_never_past_thirty_working_days(ctx, staff, client):
     case = complaint()
+    # Received on a weekday (the last Wednesday, 10:00 in the operator's zone): counted from a
+    # weekend day, 30 working days are not six weeks, and the test would depend on the hour.
+    local = datetime.now(ZoneInfo(DEFAULT_TZ))
+    wednesday = (local - timedelta(days=(local.weekday() - 2) % 7)).replace(hour=10, minute=0, second=0,
+                                                                            microsecond=0)
+    case.received_at = wednesday.astimezone(UTC).replace(tzinfo=None)
+    db.session.commit()
     limit = feedback_limit(case)
     with pytest.raises(CaseError, match="只有主管"):
         extend_feedback(case, staff["agent"], limit, "需要调查话单")

@@ -11,12 +11,14 @@ from tests.conftest import csrf_token, sent_invitation
 
 
 def hidden_fields(client, url: str) -> dict[str, str]:
-    """The hidden fields of the survey page at `url` (its CSRF value, its number, its
-    questionnaire version), which a browser sends with the answers."""
-    page = client.get(url)
-    found = dict(re.findall(r'<input[^>]*?name="([^"]+)" type="hidden" value="([^"]*)"', page.get_data(as_text=True)))
-    found.update(re.findall(r'<input[^>]*?type="hidden" name="([^"]+)" value="([^"]*)"', page.get_data(as_text=True)))
-    assert {"csrf_token", "page"} <= found.keys(), f"no survey form on {url} ({page.status_code})"
+    """The hidden fields of the survey page at `url` that a browser sends with the answers: its
+    CSRF value, its number, its questionnaire version (not the `offered` marks, which the
+    page's script enables as it reveals a question)."""
+    page = client.get(url).get_data(as_text=True)
+    found = {name: value for pattern in (r'<input[^>]*?name="([^"]+)" type="hidden" value="([^"]*)"',
+                                         r'<input[^>]*?type="hidden" name="([^"]+)" value="([^"]*)"')
+             for name, value in re.findall(pattern, page) if name != "offered"}
+    assert {"csrf_token", "page"} <= found.keys(), f"no survey form on {url}"
     return found
 
 
