@@ -70,8 +70,9 @@ PROGRESS = update(RESPONSES).where(RESPONSES.c.id == bindparam("response_id"),
 # stores for a new response (tests/test_survey_front.py compares them). Nothing is written
 # unless the invitation can be answered (check_answerable's rule), has no response, and has
 # the questionnaire version the answers were checked against: any other request, an answer
-# that came first or one that runs alongside, is left to the view. Run in autocommit, the
-# statement is a transaction of its own.
+# that came first or one that runs alongside, is left to the view. An invitation locked by
+# another request fails it at once (NOWAIT): the view waits for that lock, the front never
+# does. Run in autocommit, the statement is a transaction of its own.
 FIRST_ANSWER = text("""
 WITH invitation AS (
     SELECT i.id, i.version_id, i.customer_id, i.ticket_id, i.channel, c.external_id AS respondent,
@@ -82,7 +83,7 @@ WITH invitation AS (
     LEFT JOIN tickets AS t ON t.id = i.ticket_id
     WHERE i.token = :token AND i.version_id = :version_id AND v.checksum = :checksum
           AND i.state NOT IN (CLOSED) AND i.expires_at > :now
-    FOR UPDATE OF i
+    FOR UPDATE OF i NOWAIT
 ), response AS (
     INSERT INTO responses (invitation_id, version_id, customer_id, ticket_id, channel, respondent,
                            ticket_kind, region, agent, started_at, progress)
