@@ -20,7 +20,6 @@ included: the view meets the same error and shows its page; an invitation answer
 the view updates its answers), goes to Flask unchanged, with the body it sent."""
 from __future__ import annotations
 
-import hmac
 import io
 import re
 from collections.abc import Callable, Iterable
@@ -40,7 +39,7 @@ from surveys.views import (
     TOKEN_MARK,
     VERSION_FIELD,
     cached_first_page,
-    page_csrf,
+    csrf_matches,
     page_locale,
     page_to_answer,
     submitted_page,
@@ -93,17 +92,11 @@ class SurveyFront:
     def first_answer(self, environ: dict[str, Any]) -> Reply | None:
         """The redirect to the next page once the first page's answers in `environ` are stored,
         if this front can store them; else None, with the body put back for Flask."""
-        if (not self._connection().writes or environ.get("QUERY_STRING") or environ.get("SCRIPT_NAME")
-                or environ.get("CONTENT_TYPE", "").partition(";")[0].strip() != FORM):
+        if not self._connection().writes or environ.get("CONTENT_TYPE", "").partition(";")[0].strip() != FORM:
             return None
-        found = TOKEN.fullmatch(environ.get("PATH_INFO", ""))
-        form = found and _form(environ)
-        if form is None:
-            return None
-        token = found.group(1)
-        # as the view's CSRF check: the value the page carries, for the page sent
-        if not hmac.compare_digest(form.get("csrf_token", ""), page_csrf(self.app.secret_key, token,
-                                                                          form.get("page", ""))):
+        token = _survey_token(environ)
+        form = token and _form(environ)
+        if form is None or not csrf_matches(self.app.secret_key, token, form):
             return None
         # The version the page was made for: FIRST_ANSWER stores nothing if it is not the
         # invitation's (a page made before the form carried it goes to the view).
@@ -127,13 +120,11 @@ class SurveyFront:
     def _unanswered(self, environ: dict[str, Any]) -> Unanswered | None:
         """The invitation of a /s/<token> request without a query string or a script root that
         can be answered and has no response; None for any other."""
-        if environ.get("QUERY_STRING") or environ.get("SCRIPT_NAME"):
-            return None
-        found = TOKEN.fullmatch(environ.get("PATH_INFO", ""))
-        if found is None:
+        token = _survey_token(environ)
+        if token is None:
             return None
         try:
-            return unanswered_invitation(found.group(1), read=self._connection().first)
+            return unanswered_invitation(token, read=self._connection().first)
         except Exception:
             # SurveyUnavailable (the view shows the 404 / 410 page), or a failed read (the view
             # meets the same error and shows its page)
@@ -155,6 +146,14 @@ class SurveyFront:
             with self.app.app_context():
                 self.connection = ReservedConnection(db.engine)
         return self.connection
+
+
+def _survey_token(environ: dict[str, Any]) -> str | None:
+    """The token of a /s/<token> request without a query string or a script root; else None."""
+    if environ.get("QUERY_STRING") or environ.get("SCRIPT_NAME"):
+        return None
+    found = TOKEN.fullmatch(environ.get("PATH_INFO", ""))
+    return found.group(1) if found else None
 
 
 def _form(environ: dict[str, Any]) -> MultiDict | None:

@@ -96,11 +96,15 @@ def page_csrf(secret: str, token: str, page: int | str) -> str:
 def _check_csrf(token: str) -> None:
     """Refuses (400, before anything is stored) a POST whose CSRF value is missing or not this
     invitation's page's."""
-    sent = request.form.get("csrf_token", "")
-    if not sent:
+    if not request.form.get("csrf_token", ""):
         raise CSRFError("The CSRF token is missing.")
-    if not hmac.compare_digest(sent, survey_csrf(token, request.form.get("page", ""))):
+    if not csrf_matches(current_app.secret_key, token, request.form):
         raise CSRFError("The CSRF token is invalid.")
+
+
+def csrf_matches(secret: str, token: str, form) -> bool:
+    """Whether a submitted `form` carries the CSRF value of the page it names, under `secret`."""
+    return hmac.compare_digest(form.get("csrf_token", ""), page_csrf(secret, token, form.get("page", "")))
 
 
 def _known_invitation(token: str) -> Invitation | None:
